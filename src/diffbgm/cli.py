@@ -6,6 +6,9 @@ package. Errors the user can fix are raised as :class:`click.ClickException` (on
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import click
 
 from diffbgm import __version__
@@ -25,7 +28,185 @@ def data() -> None:
 # --- music / data / evaluation commands ---------------------------------------------------------
 
 
+def _data_default(name: str) -> str | None:
+    """``$DIFFBGM_DATA/<name>`` when the variable is set (the layout of the project's shared data)."""
+    import os
+
+    root = os.environ.get("DIFFBGM_DATA")
+    return os.path.join(root, name) if root else None
+
+
+@data.command("pop909")
+@click.option("--pop909", "pop909_dir", type=click.Path(path_type=Path), default=lambda: _data_default("POP909"),
+              help="POP909 folder with <id>/<id>.mid and annotations [default: $DIFFBGM_DATA/POP909]")
+@click.option("--structure", "structure_dir", type=click.Path(path_type=Path),
+              default=lambda: _data_default("POP909-structure"), help="POP909-structure folder")
+@click.option("--split", "split_file", type=click.Path(path_type=Path),
+              default=lambda: _data_default("pop909_split.json"), help="JSON {split: [song ids]}")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True, help="output folder")
+@click.option("--stride-bars", type=click.IntRange(min=1), default=1, help="hop between windows")
+@click.option("--songs", multiple=True, help="only these song ids (repeatable)")
+@click.option("--workers", type=click.IntRange(min=1), default=2, help="worker processes")
+def data_pop909(pop909_dir, structure_dir, split_file, out_dir, stride_bars, songs, workers) -> None:
+    """Cut POP909 into 8-bar windows with chords, key, tempo and per-beat attributes."""
+    import logging
+
+    from diffbgm.music.dataset import build_pop909
+
+    for label, value in (("--pop909", pop909_dir), ("--structure", structure_dir), ("--split", split_file)):
+        if value is None:
+            raise click.ClickException(f"{label} is required (or set DIFFBGM_DATA)")
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    try:
+        result = build_pop909(pop909_dir, structure_dir, split_file, out_dir, stride_bars=stride_bars,
+                              songs=list(songs) or None, workers=workers)
+    except (FileNotFoundError, ValueError) as error:
+        raise click.ClickException(str(error)) from error
+    summary = result.summary
+    click.echo(f"songs: {summary['songs']} ({summary['songs_reused']} already built), windows: {summary['windows']} "
+               + ", ".join(f"{k} {v}" for k, v in sorted(summary["windows_per_split"].items())))
+    skips = ", ".join(f"{reason}: {n}" for reason, n in sorted(summary["skips_by_reason"].items()))
+    click.echo(f"skipped: {summary['skipped']}" + (f" ({skips})" if skips else ""))
+    click.echo(f"time: {summary['build_seconds']} s; summary in {out_dir / 'summary.json'}")
+
+
+@cli.command("evaluate")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--json", "json_path", type=click.Path(path_type=Path), help="write the results here")
+@click.option("--reference", "reference", multiple=True, type=click.Path(path_type=Path),
+              help="reference MIDI files/folders; report each metric's difference to them")
+@click.option("--gps-positions", type=click.Choice(["16", "64"]), default="16", help="onset positions per bar for GPS")
+def evaluate(paths, json_path, reference, gps_positions) -> None:
+    """Objective metrics (PCHE, GPS, SI, ...) of MIDI files or folders."""
+    import json
+    import os
+    import tempfile
+
+    from diffbgm.evaluation.evaluate import EvaluationInputError, evaluate_files, find_midi_files
+
+    try:
+        result = evaluate_files(find_midi_files(list(paths)), int(gps_positions))
+        ref = evaluate_files(find_midi_files(list(reference)), int(gps_positions)) if reference else None
+    except EvaluationInputError as error:
+        raise click.ClickException(str(error)) from error
+    metrics = [k for k in result if k not in ("n_files", "files")]
+    click.echo(f"{'metric':<16}{'value':>10}" + (f"{'reference':>12}{'diff':>10}" if ref else ""))
+    for name in metrics:
+        line = f"{name:<16}{result[name]:>10.4f}"
+        if ref:
+            line += f"{ref[name]:>12.4f}{result[name] - ref[name]:>+10.4f}"
+        click.echo(line)
+    click.echo(f"files: {result['n_files']}" + (f", reference files: {ref['n_files']}" if ref else ""))
+    if json_path:
+        if ref:
+            result["reference"] = {k: v for k, v in ref.items() if k != "files"}
+            result["difference"] = {k: result[k] - ref[k] for k in metrics}
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        handle, tmp = tempfile.mkstemp(dir=json_path.parent, suffix=".tmp")
+        with os.fdopen(handle, "w") as stream:
+            json.dump(result, stream, indent=2)
+        os.replace(tmp, json_path)
+
+
 # --- video commands -------------------------------------------------------------------------------
+
+
+def _default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "diffbgm" / "video"
+
+
+@cli.command("analyze")
+@click.argument("video", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
+              help="output folder  [default: ./<video name>_analysis]")
+@click.option("--fps", type=click.FloatRange(min=0.5, max=60), default=8.0, help="analysis frames per second")
+@click.option("--detector", type=click.Choice(["content", "adaptive", "threshold", "hash"]), default="content",
+              help="PySceneDetect shot detector")
+@click.option("--threshold", type=float, default=None, help="detector threshold  [default: per detector]")
+@click.option("--cuts", "cuts_file", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="your own cut list (CSV/JSON of times, or a PySceneDetect scene list) instead of detection")
+@click.option("--caption", type=str, default=None, help="your caption for the whole video")
+@click.option("--captions", "captions_file", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="a text file with one caption per shot")
+@click.option("--mood", type=str, default=None, help='mood words for the whole video, e.g. "calm, warm"')
+@click.option("--no-cache", is_flag=True, help="analyse again even if a cached result exists")
+@click.option("--device", default="cpu", help="torch device for the image and text encoders")
+def analyze(video, out_dir, fps, detector, threshold, cuts_file, caption, captions_file, mood, no_cache,
+            device) -> None:
+    """Analyse VIDEO: shots, motion and colour curves, image embeddings, shot captions and moods.
+
+    Writes analysis.json, features.npz and timeline.png into the output folder.
+    """
+    import shutil
+    import tempfile
+
+    from diffbgm.video.analysis import AnalysisConfig, analyze_video
+    from diffbgm.video.decode import VideoError, probe_video
+    from diffbgm.video.shots import ShotList
+    from diffbgm.video.timeline import TIMELINE_FILE, draw_timeline
+
+    if caption is not None and captions_file is not None:
+        raise click.ClickException("give --caption or --captions, not both")
+    out_dir = out_dir or Path.cwd() / f"{video.stem}_analysis"
+    if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / "analysis.json").is_file():
+        raise click.ClickException(f"{out_dir} exists and is not an analysis folder; choose another --out")
+    config = AnalysisConfig(fps=fps, detector=detector, threshold=threshold)
+    staging: Path | None = None
+    try:
+        info = probe_video(video)
+        cuts = ShotList.from_file(cuts_file, info.duration_s) if cuts_file else None
+        captions = caption
+        if captions_file is not None:
+            captions = [line for line in captions_file.read_text().splitlines() if line.strip()]
+        analysis = analyze_video(video, config, progress=True, cache_dir=None if no_cache else _default_cache_dir(),
+                                 cuts=cuts, captions=captions, mood=mood, device=device)
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
+        analysis.save(staging)
+        draw_timeline(analysis, staging / TIMELINE_FILE)
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        staging.rename(out_dir)
+        staging = None
+    except VideoError as error:
+        raise click.ClickException(str(error)) from None
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    finally:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+    click.echo(f"{len(analysis.shots)} shots in {analysis.duration_s:.1f} s of video; wrote {out_dir}")
+
+
+@data.command("bgm909")
+@click.option("--videos", "videos_dir", type=click.Path(path_type=Path, file_okay=False), required=True,
+              help="folder of videos")
+@click.option("--midi", "midi_dir", type=click.Path(path_type=Path, file_okay=False), required=True,
+              help="folder of MIDI files, one per video with the same file stem")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), required=True,
+              help="output folder (new or empty)")
+@click.option("--clip", "clip_dir", type=click.Path(path_type=Path, file_okay=False),
+              help="a local CLIP model folder for the 512-d visual features  [default: EfficientNet-Lite0, projected]")
+@click.option("--bert", "bert_dir", type=click.Path(path_type=Path, file_okay=False),
+              help="a local BERT model folder for the 768-d caption features  [default: MiniLM, zero-padded]")
+@click.option("--no-cache", is_flag=True, help="analyse videos again even if cached results exist")
+@click.option("--device", default="cpu", help="torch device for the encoders")
+def data_bgm909(videos_dir, midi_dir, out_dir, clip_dir, bert_dir, no_cache, device) -> None:
+    """Build Diff-BGM's BGM909 feature layout from your own (video, MIDI) pairs, one row per MIDI beat."""
+    import logging
+
+    from diffbgm.video.bgm909 import build_bgm909
+    from diffbgm.video.decode import VideoError
+
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    try:
+        ids = build_bgm909(videos_dir, midi_dir, out_dir, clip_dir=clip_dir, bert_dir=bert_dir, device=device,
+                           cache_dir=None if no_cache else _default_cache_dir(),
+                           on_item=lambda song_id: click.echo(f"built {song_id}", err=True))
+    except (VideoError, ValueError, OSError) as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"{len(ids)} songs in BGM909 layout; wrote {out_dir}")
 
 
 # --- model / training commands --------------------------------------------------------------------

@@ -72,7 +72,7 @@ def mood_from_music(mode: str, tempo_bpm: float, density: float, register: float
     dense notes read more aroused.
     """
     valence = 0.6 * (1.0 if mode == "major" else -1.0) + 0.8 * (register - 0.5)
-    arousal = 0.6 * np.clip((tempo_bpm - 100.0) / 40.0, -1.0, 1.0) + 1.2 * (density - 0.35)
+    arousal = 0.6 * np.clip((tempo_bpm - 100.0) / 40.0, -1.0, 1.0) + 1.2 * (density - 0.4)
     return Mood(float(np.clip(valence, -1, 1)), float(np.clip(arousal, -1, 1)))
 
 

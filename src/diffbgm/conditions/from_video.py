@@ -1,0 +1,233 @@
+"""Per-beat conditions from a video: the inference-time side of the dynamic and semantic streams.
+
+Each video curve (``VideoAnalysis.features``) is averaged over every beat of the :class:`TimingPlan`,
+normalised by the video's own 5th-95th percentiles (so that a dim video still has bright and dark
+moments) and mapped onto ``TYPICAL_RANGE``, the range the features take on POP909, so that the model sees
+conditions like the ones it was trained on (Diff-BGM feeds visual features in the same way, Sec. 3.3):
+
+    density  <- motion                      register <- brightness
+    strength <- saliency and frame-difference peaks, full at each shot's first beat
+    boundary <- 1 on the first beat of each shot
+
+Segment ids are shot indices; the description of each shot (:func:`diffbgm.conditions.mood.describe`)
+is the semantic text of its beats.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from diffbgm.conditions import ConditionBatch
+from diffbgm.conditions.dynamic import DYNAMIC_FEATURES, TYPICAL_RANGE
+from diffbgm.conditions.mood import Mood, describe
+from diffbgm.conditions.text import SentenceEmbedder
+from diffbgm.conditions.timing import TimingPlan
+from diffbgm.music.grid import BEATS_PER_BAR, WINDOW_BEATS
+
+PERCENTILES = (5.0, 95.0)
+# A curve whose robust spread is below this carries no information: it maps to the middle of the range.
+FLAT_SPREAD = 1e-6
+DEFAULT_OVERLAP_BEATS = 2 * BEATS_PER_BAR
+
+
+@dataclass
+class VideoConditions:
+    """Per-beat conditions of a whole video.
+
+    Attributes
+    ----------
+    dynamic:
+        float32 ``(beats, 4)`` in ``DYNAMIC_FEATURES`` order.
+    segments:
+        int64 ``(beats,)`` shot index of each beat.
+    descriptions:
+        The semantic text of each beat (its shot's description).
+    intensity:
+        float32 ``(beats,)`` in [0, 1]: how strong the picture is at each beat (motion and saliency),
+        for note velocities.
+    """
+
+    dynamic: np.ndarray
+    segments: np.ndarray
+    descriptions: list[str]
+    intensity: np.ndarray
+
+    @property
+    def n_beats(self) -> int:
+        """Number of beats."""
+        return int(self.segments.shape[0])
+
+    def semantic(self, embedder: SentenceEmbedder) -> np.ndarray:
+        """float32 ``(beats, dim)`` sentence embeddings of the per-beat descriptions."""
+        return embedder.embed(self.descriptions)
+
+
+@dataclass(frozen=True)
+class WindowSpan:
+    """A generation window over the beats: ``start_beat`` and how many of its beats are real music."""
+
+    start_beat: int
+    n_valid: int
+    n_beats: int = WINDOW_BEATS
+
+
+def window_spans(n_beats: int, window_beats: int = WINDOW_BEATS,
+                 overlap_beats: int = DEFAULT_OVERLAP_BEATS) -> list[WindowSpan]:
+    """Cover ``n_beats`` with windows of ``window_beats`` overlapping by ``overlap_beats``.
+
+    The last window is padded past the end (``n_valid < window_beats``) rather than shifted back, so
+    every window starts on a bar line of the same grid.
+    """
+    if not 0 <= overlap_beats < window_beats:
+        raise ValueError(f"overlap must lie in [0, {window_beats}), got {overlap_beats}")
+    if n_beats <= 0:
+        raise ValueError("no beats to cover")
+    stride = window_beats - overlap_beats
+    spans = []
+    start = 0
+    while True:
+        spans.append(WindowSpan(start, min(window_beats, n_beats - start), window_beats))
+        if start + window_beats >= n_beats:
+            return spans
+        start += stride
+
+
+def condition_windows(conditions: VideoConditions, semantic: np.ndarray,
+                      spans: list[WindowSpan]) -> ConditionBatch:
+    """Cut the per-beat conditions into a :class:`ConditionBatch` of windows.
+
+    Padded beats repeat the last beat (no boundary) so the model sees a steady ending.
+    """
+    if semantic.shape[0] != conditions.n_beats:
+        raise ValueError(f"semantic has {semantic.shape[0]} beats, conditions {conditions.n_beats}")
+    boundary = DYNAMIC_FEATURES.index("boundary")
+    dynamic, sem, seg = [], [], []
+    for span in spans:
+        index = np.minimum(np.arange(span.start_beat, span.start_beat + span.n_beats), conditions.n_beats - 1)
+        window_dynamic = conditions.dynamic[index].copy()
+        window_dynamic[span.n_valid:, boundary] = 0.0
+        dynamic.append(window_dynamic)
+        sem.append(semantic[index])
+        seg.append(conditions.segments[index])
+    return ConditionBatch(
+        dynamic=torch.from_numpy(np.stack(dynamic)).float(),
+        semantic=torch.from_numpy(np.stack(sem)).float(),
+        segments=torch.from_numpy(np.stack(seg)).long(),
+    )
+
+
+def beat_means(frame_times: np.ndarray, values: np.ndarray, beats_s: np.ndarray) -> np.ndarray:
+    """Mean of a per-frame curve over each beat ``[beats_s[k], beats_s[k+1])``.
+
+    A beat holding no frame (shorter than a frame, or outside the video) takes the curve's value at its
+    middle, held constant beyond the ends.
+    """
+    return _per_beat(frame_times, values, beats_s, np.mean)
+
+
+def beat_peaks(frame_times: np.ndarray, values: np.ndarray, beats_s: np.ndarray) -> np.ndarray:
+    """Maximum of a per-frame curve over each beat (see :func:`beat_means`)."""
+    return _per_beat(frame_times, values, beats_s, np.max)
+
+
+def _per_beat(frame_times: np.ndarray, values: np.ndarray, beats_s: np.ndarray, reduce) -> np.ndarray:
+    frame_times = np.asarray(frame_times, dtype=np.float64)
+    values = np.asarray(values, dtype=np.float64)
+    lo = np.searchsorted(frame_times, beats_s[:-1], side="left")
+    hi = np.searchsorted(frame_times, beats_s[1:], side="left")
+    middles = 0.5 * (beats_s[:-1] + beats_s[1:])
+    out = np.interp(middles, frame_times, values)
+    for k in np.flatnonzero(hi > lo):
+        out[k] = reduce(values[lo[k]:hi[k]])
+    return out
+
+
+def robust_unit(values: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
+    """Map ``values`` to [0, 1] by the 5th-95th percentiles of ``reference`` (default: the values)."""
+    reference = values if reference is None else reference
+    low, high = np.percentile(reference, PERCENTILES)
+    if high - low < FLAT_SPREAD:
+        return np.full(values.shape, 0.5)
+    return np.clip((values - low) / (high - low), 0.0, 1.0)
+
+
+def onto_typical(unit: np.ndarray, feature: str) -> np.ndarray:
+    """[0, 1] -> the feature's ``TYPICAL_RANGE``."""
+    low, high = TYPICAL_RANGE[feature]
+    return low + unit * (high - low)
+
+
+def shot_start_beats(shots: list[tuple[float, float]], plan: TimingPlan) -> np.ndarray:
+    """Index of the beat each shot starts on (the nearest beat to its first frame)."""
+    starts = np.array([start for start, _ in shots], dtype=np.float64)
+    beats = np.rint(plan.tempo_map.beat_of_time(starts)).astype(np.int64)
+    beats = np.clip(beats, 0, plan.n_beats - 1)
+    beats[0] = 0
+    return np.maximum.accumulate(beats)
+
+
+def conditions_from_video(analysis, plan: TimingPlan, mood: Mood | None = None) -> VideoConditions:
+    """Per-beat dynamic features, shot ids and descriptions of a video.
+
+    Parameters
+    ----------
+    analysis:
+        A :class:`diffbgm.video.analysis.VideoAnalysis` (``frame_times``, ``shots``, ``features`` with
+        ``motion``, ``saliency``, ``brightness`` and optionally ``difference``, ``shot_moods``).
+    plan:
+        The music's grid from :func:`diffbgm.conditions.timing.plan_timing`.
+    mood:
+        Use this mood for every shot instead of the analysis' shot moods.
+    """
+    features = analysis.features
+    for name in ("motion", "saliency", "brightness"):
+        if name not in features:
+            raise KeyError(f"the video analysis has no {name!r} curve (has: {', '.join(features)})")
+    times = np.asarray(analysis.frame_times, dtype=np.float64)
+    beats_s = np.asarray(plan.beats_s, dtype=np.float64)
+
+    def unit_of(name: str, per_beat) -> np.ndarray:
+        curve = np.asarray(features[name], dtype=np.float64)
+        return robust_unit(per_beat(times, curve, beats_s), reference=curve)
+
+    motion = unit_of("motion", beat_means)
+    saliency = unit_of("saliency", beat_means)
+    brightness = unit_of("brightness", beat_means)
+    change = unit_of("difference", beat_peaks) if "difference" in features else saliency
+
+    shots = list(analysis.shots) or [(0.0, float(analysis.duration_s))]
+    first_beats = shot_start_beats(shots, plan)
+    n_beats = plan.n_beats
+    segments = np.zeros(n_beats, dtype=np.int64)
+    boundary = np.zeros(n_beats)
+    for shot_index, beat in enumerate(first_beats):
+        segments[beat:] = shot_index
+        boundary[beat] = 1.0
+
+    strength = np.maximum(0.5 * (saliency + change), boundary)
+    dynamic = np.stack([
+        onto_typical(motion, "density"),
+        onto_typical(strength, "strength"),
+        onto_typical(brightness, "register"),
+        onto_typical(boundary, "boundary"),
+    ], axis=-1).astype(np.float32)
+
+    moods = list(getattr(analysis, "shot_moods", []) or [])
+    bar_bpm = np.repeat(plan.bar_bpm, BEATS_PER_BAR)
+    descriptions = [""] * n_beats
+    for shot_index in np.unique(segments):
+        members = segments == shot_index
+        shot_mood = mood if mood is not None else (moods[shot_index] if shot_index < len(moods) else Mood(0.0, 0.0))
+        text = describe(
+            shot_mood,
+            tempo_bpm=float(np.median(bar_bpm[members])),
+            density=float(dynamic[members, DYNAMIC_FEATURES.index("density")].mean()),
+            register=float(dynamic[members, DYNAMIC_FEATURES.index("register")].mean()),
+        )
+        for beat in np.flatnonzero(members):
+            descriptions[beat] = text
+    intensity = (0.5 * (motion + saliency)).astype(np.float32)
+    return VideoConditions(dynamic=dynamic, segments=segments, descriptions=descriptions, intensity=intensity)

@@ -1,0 +1,142 @@
+"""The LDM-style UNet denoiser of Polyffusion / Diff-BGM over a (2, time, pitch) piano roll.
+
+Residual blocks with timestep embedding, spatial transformers at the configured levels (and in the
+middle block), skip connections between the down and up paths.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from diffusers.models.embeddings import get_timestep_embedding
+from torch import nn
+
+from diffbgm.models.attention import SegmentMask, SpatialTransformer
+from diffbgm.models.config import UNetConfig
+
+
+class ResBlock(nn.Module):
+    """GroupNorm-SiLU-conv twice, with the timestep embedding added in between."""
+
+    def __init__(self, in_channels: int, out_channels: int, embed_dim: int, groups: int, dropout: float):
+        super().__init__()
+        self.norm_in = nn.GroupNorm(groups, in_channels)
+        self.conv_in = nn.Conv2d(in_channels, out_channels, 3, padding=1)
+        self.embed = nn.Linear(embed_dim, out_channels)
+        self.norm_out = nn.GroupNorm(groups, out_channels)
+        self.dropout = nn.Dropout(dropout)
+        self.conv_out = nn.Conv2d(out_channels, out_channels, 3, padding=1)
+        nn.init.zeros_(self.conv_out.weight)
+        nn.init.zeros_(self.conv_out.bias)
+        self.skip = nn.Identity() if in_channels == out_channels else nn.Conv2d(in_channels, out_channels, 1)
+
+    def forward(self, x: torch.Tensor, embedding: torch.Tensor) -> torch.Tensor:
+        h = self.conv_in(F.silu(self.norm_in(x)))
+        h = h + self.embed(F.silu(embedding))[:, :, None, None]
+        h = self.conv_out(self.dropout(F.silu(self.norm_out(h))))
+        return self.skip(x) + h
+
+
+class UNetStage(nn.Module):
+    """One residual block, optionally followed by a spatial transformer."""
+
+    def __init__(self, res: ResBlock, transformer: SpatialTransformer | None) -> None:
+        super().__init__()
+        self.res = res
+        self.transformer = transformer
+
+    def forward(self, x, embedding, context, segment_mask):
+        x = self.res(x, embedding)
+        if self.transformer is not None:
+            x = self.transformer(x, context, segment_mask)
+        return x
+
+
+class UNet(nn.Module):
+    """``forward(x, timesteps, context, segment_mask) -> epsilon`` with ``x`` ``(B, C, T, P)``."""
+
+    def __init__(self, config: UNetConfig, context_dim: int) -> None:
+        super().__init__()
+        self.config = config
+        base = config.base_channels
+        embed_dim = 4 * base
+        groups = config.norm_groups
+        self.time_embed = nn.Sequential(nn.Linear(base, embed_dim), nn.SiLU(), nn.Linear(embed_dim, embed_dim))
+
+        def stage(cin: int, cout: int, level: int) -> UNetStage:
+            transformer = None
+            if level in config.attention_levels:
+                transformer = SpatialTransformer(
+                    cout, context_dim, config.num_heads, config.transformer_depth, groups
+                )
+            return UNetStage(ResBlock(cin, cout, embed_dim, groups, config.dropout), transformer)
+
+        self.conv_in = nn.Conv2d(config.in_channels, base, 3, padding=1)
+        self.down = nn.ModuleList()
+        self.downsample = nn.ModuleList()
+        skip_channels = [base]
+        channels = base
+        last = len(config.channel_mult) - 1
+        for level, mult in enumerate(config.channel_mult):
+            blocks = nn.ModuleList()
+            for _ in range(config.num_res_blocks):
+                blocks.append(stage(channels, base * mult, level))
+                channels = base * mult
+                skip_channels.append(channels)
+            self.down.append(blocks)
+            if level != last:
+                self.downsample.append(nn.Conv2d(channels, channels, 3, stride=2, padding=1))
+                skip_channels.append(channels)
+
+        self.middle_in = ResBlock(channels, channels, embed_dim, groups, config.dropout)
+        self.middle_attention = SpatialTransformer(
+            channels, context_dim, config.num_heads, config.transformer_depth, groups
+        )
+        self.middle_out = ResBlock(channels, channels, embed_dim, groups, config.dropout)
+
+        self.up = nn.ModuleList()
+        self.upsample = nn.ModuleList()
+        for level in reversed(range(len(config.channel_mult))):
+            blocks = nn.ModuleList()
+            for _ in range(config.num_res_blocks + 1):
+                out_channels = base * config.channel_mult[level]
+                blocks.append(stage(channels + skip_channels.pop(), out_channels, level))
+                channels = out_channels
+            self.up.append(blocks)
+            if level != 0:
+                self.upsample.append(nn.Conv2d(channels, channels, 3, padding=1))
+
+        self.norm_out = nn.GroupNorm(groups, channels)
+        self.conv_out = nn.Conv2d(channels, config.out_channels, 3, padding=1)
+        nn.init.zeros_(self.conv_out.weight)
+        nn.init.zeros_(self.conv_out.bias)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        timesteps: torch.Tensor,
+        context: torch.Tensor,
+        segment_mask: SegmentMask | None = None,
+    ) -> torch.Tensor:
+        embedding = get_timestep_embedding(
+            timesteps, self.config.base_channels, flip_sin_to_cos=True, downscale_freq_shift=0
+        ).to(x.dtype)
+        embedding = self.time_embed(embedding)
+        h = self.conv_in(x)
+        skips = [h]
+        for level, blocks in enumerate(self.down):
+            for block in blocks:
+                h = block(h, embedding, context, segment_mask)
+                skips.append(h)
+            if level < len(self.downsample):
+                h = self.downsample[level](h)
+                skips.append(h)
+        h = self.middle_in(h, embedding)
+        h = self.middle_attention(h, context, segment_mask)
+        h = self.middle_out(h, embedding)
+        for index, blocks in enumerate(self.up):
+            for block in blocks:
+                h = block(torch.cat([h, skips.pop()], dim=1), embedding, context, segment_mask)
+            if index < len(self.upsample):
+                h = self.upsample[index](F.interpolate(h, scale_factor=2.0, mode="nearest"))
+        return self.conv_out(F.silu(self.norm_out(h)))

@@ -1,0 +1,88 @@
+"""Put the music onto the video without re-encoding the picture (PyAV).
+
+Video packets are copied with their timestamps; the audio is encoded to AAC (or the container's
+usual audio codec) and lasts as long as the video.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from diffbgm.render.audio import Audio
+from diffbgm.render.output import atomic_output
+
+AUDIO_CODECS = {".mp4": "aac", ".m4v": "aac", ".mov": "aac", ".mkv": "aac", ".webm": "libopus"}
+AUDIO_BITRATE = 192_000
+
+
+class MuxError(RuntimeError):
+    """The video could not be read or the result could not be written."""
+
+
+def read_audio(path: str | Path, sample_rate: int, channels: int = 2) -> Audio | None:
+    """Decode a file's first audio stream to float32 at ``sample_rate``; ``None`` if it has none."""
+    layout = {1: "mono", 2: "stereo"}[channels]
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.audio:
+                return None
+            stream = container.streams.audio[0]
+            resampler = av.AudioResampler(format="flt", layout=layout, rate=sample_rate)
+            chunks = []
+            for frame in container.decode(stream):
+                for out in resampler.resample(frame):
+                    chunks.append(out.to_ndarray().reshape(-1, channels))
+            for out in resampler.resample(None):
+                chunks.append(out.to_ndarray().reshape(-1, channels))
+    except av.error.FFmpegError as error:
+        raise MuxError(f"cannot read the audio of {path}: {error}") from None
+    samples = np.concatenate(chunks) if chunks else np.zeros((0, channels), np.float32)
+    return Audio(samples.astype(np.float32), sample_rate)
+
+
+def mux_audio(video_path: str | Path, audio: Audio, output_path: str | Path,
+              bitrate: int = AUDIO_BITRATE) -> Path:
+    """Write ``output_path``: the video stream of ``video_path`` copied as is, with ``audio`` as its sound.
+
+    The output is written to a temporary file beside ``output_path`` and renamed when complete.
+    """
+    output_path = Path(output_path)
+    codec = AUDIO_CODECS.get(output_path.suffix.lower(), "aac")
+    try:
+        with av.open(str(video_path)) as source, atomic_output(output_path) as temp:
+            if not source.streams.video:
+                raise MuxError(f"{video_path} has no video stream")
+            video_in = source.streams.video[0]
+            with av.open(str(temp), "w") as target:
+                video_out = target.add_stream_from_template(video_in)
+                audio_out = target.add_stream(codec, rate=audio.sample_rate, layout="stereo")
+                audio_out.bit_rate = bitrate
+                for packet in source.demux(video_in):
+                    if packet.dts is None:  # the demuxer's end-of-stream marker
+                        continue
+                    packet.stream = video_out
+                    target.mux(packet)
+                _encode_audio(target, audio_out, audio)
+    except av.error.FFmpegError as error:
+        raise MuxError(f"cannot mux {video_path} into {output_path}: {error}") from None
+    return output_path
+
+
+def _encode_audio(target: av.container.OutputContainer, stream: av.audio.stream.AudioStream, audio: Audio) -> None:
+    samples = audio.samples
+    if samples.shape[1] == 1:
+        samples = np.repeat(samples, 2, axis=1)
+    planar = np.ascontiguousarray(np.clip(samples, -1.0, 1.0).T.astype(np.float32))
+    frame_size = stream.codec_context.frame_size or 1024
+    for start in range(0, planar.shape[1], frame_size):
+        chunk = np.ascontiguousarray(planar[:, start:start + frame_size])
+        frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="stereo")
+        frame.sample_rate = audio.sample_rate
+        frame.pts = start
+        frame.time_base = Fraction(1, audio.sample_rate)
+        target.mux(stream.encode(frame))
+    target.mux(stream.encode(None))

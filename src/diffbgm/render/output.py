@@ -1,0 +1,57 @@
+"""Safe output files for the end-to-end command: checked up front, written whole or not at all."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+
+class OutputPathError(ValueError):
+    """The output path cannot be written (missing or read-only folder, or it is the input)."""
+
+
+def check_output_path(output: str | Path, inputs: tuple[str | Path, ...] = ()) -> Path:
+    """Fail early, with a one-line message, when ``output`` cannot be written.
+
+    Parameters
+    ----------
+    output:
+        The file to be written.
+    inputs:
+        Files that must never be overwritten (the input video).
+    """
+    output = Path(output)
+    folder = output.resolve().parent
+    if output.is_dir():
+        raise OutputPathError(f"output {output} is a folder, not a file")
+    for path in inputs:
+        if Path(path).exists() and output.exists() and os.path.samefile(path, output):
+            raise OutputPathError(f"output {output} is the input video; choose another file name")
+    if not folder.is_dir():
+        raise OutputPathError(f"cannot write {output}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputPathError(f"cannot write {output}: folder {folder} is not writable")
+    if output.exists() and not os.access(output, os.W_OK):
+        raise OutputPathError(f"cannot write {output}: the file is read-only")
+    return output
+
+
+@contextlib.contextmanager
+def atomic_output(output: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``output`` (same suffix); it replaces ``output`` only on success."""
+    output = Path(output)
+    handle, temp = tempfile.mkstemp(prefix=f".{output.stem}.", suffix=f".part{output.suffix}", dir=output.resolve().parent)
+    os.close(handle)
+    temp_path = Path(temp)
+    # mkstemp creates the file private (0600); give the result the permissions a plain open() would.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(temp_path, 0o666 & ~umask)
+    try:
+        yield temp_path
+        os.replace(temp_path, output)
+    finally:
+        temp_path.unlink(missing_ok=True)

@@ -1,0 +1,69 @@
+"""A picture of the result: the piano roll over the video's time line, with bar lines, cuts and shots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from diffbgm.conditions.timing import TimingPlan
+from diffbgm.music.grid import STEPS_PER_BEAT
+from diffbgm.music.pianoroll import PianoRoll
+from diffbgm.render.output import atomic_output
+
+
+def render_picture(
+    roll: PianoRoll | np.ndarray,
+    plan: TimingPlan,
+    path: str | Path,
+    shots: list[tuple[float, float]] | None = None,
+    title: str | None = None,
+    dpi: int = 100,
+) -> Path:
+    """Save a PNG: notes as bars in seconds, downbeats (grey), cuts (red, dashed), shots (shaded bands).
+
+    Parameters
+    ----------
+    roll:
+        The whole piece; step 0 is the plan's beat 0.
+    plan:
+        The music's grid, which maps steps to seconds.
+    path:
+        The PNG to write (atomically).
+    shots:
+        ``(start_s, end_s)`` of each shot, drawn as alternating bands.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    from matplotlib.figure import Figure
+
+    if not isinstance(roll, PianoRoll):
+        roll = PianoRoll.from_array(np.asarray(roll))
+    notes = roll.to_notes()
+    figure = Figure(figsize=(max(8.0, plan.duration_s / 3.0), 4.5), dpi=dpi)
+    axes = figure.add_subplot(1, 1, 1)
+    for index, (start, end) in enumerate(shots or []):
+        axes.axvspan(start, end, color="tab:blue" if index % 2 else "tab:orange", alpha=0.08, lw=0)
+    for time in plan.downbeats_s:
+        axes.axvline(time, color="0.6", lw=0.6)
+    for time in plan.cuts_s:
+        axes.axvline(time, color="tab:red", lw=1.2, ls="--")
+    if notes:
+        starts = plan.tempo_map.time_of_beat(np.array([n.start for n in notes]) / STEPS_PER_BEAT)
+        ends = plan.tempo_map.time_of_beat(np.array([n.end for n in notes]) / STEPS_PER_BEAT)
+        pitches = np.array([n.pitch for n in notes])
+        velocities = np.array([n.velocity for n in notes]) / 127.0
+        axes.barh(pitches, ends - starts, left=starts, height=0.8, color=matplotlib.colormaps["viridis"](velocities),
+                  edgecolor="none")
+        axes.set_ylim(pitches.min() - 3, pitches.max() + 3)
+    axes.set_xlim(0.0, plan.duration_s)
+    axes.set_xlabel("time (s)")
+    axes.set_ylabel("MIDI pitch")
+    axes.set_title(title or f"{plan.n_bars} bars, median {plan.tempo_bpm:.0f} BPM, "
+                   f"{100 * plan.aligned_fraction:.0f} % of cuts on downbeats")
+    figure.tight_layout()
+    path = Path(path)
+    with atomic_output(path) as temp:
+        figure.savefig(temp, format="png")
+    return path

@@ -1,0 +1,72 @@
+import numpy as np
+import pytest
+
+from diffbgm.evaluation.adherence import (
+    beat_novelty,
+    boundary_hit_rate,
+    density_correlation,
+    onsets_per_beat,
+)
+from diffbgm.evaluation.retrieval import precision_at_k, symbolic_embedding
+
+
+def _onsets(counts_per_beat, pitch=60):
+    roll = np.zeros((4 * len(counts_per_beat), 128))
+    for beat, count in enumerate(counts_per_beat):
+        for i in range(count):
+            roll[4 * beat + i % 4, pitch + i // 4] = 1
+    return roll
+
+
+def test_onsets_per_beat_counts_each_beat():
+    assert onsets_per_beat(_onsets([0, 3, 1, 4])).tolist() == [0, 3, 1, 4]
+
+
+def test_density_correlation_follows_ranks():
+    roll = _onsets([1, 2, 3, 4, 5])
+    assert density_correlation(np.array([0.1, 0.2, 0.3, 0.4, 0.5]), roll) == pytest.approx(1.0)
+    assert density_correlation(np.array([5.0, 4, 3, 2, 1]), roll) == pytest.approx(-1.0)
+    assert np.isnan(density_correlation(np.ones(5), roll))
+
+
+def test_boundary_hit_rate_by_hand():
+    # Beats: 1,1,1,4,1,1 onsets on C4. Beat 3 quadruples its onsets (a hit); beat 5 does not change.
+    roll = _onsets([1, 1, 1, 4, 1, 1])
+    assert beat_novelty(roll).tolist() == [False, False, False, True, False, False]
+    assert boundary_hit_rate(np.array([0, 0, 0, 1, 0, 1]), roll) == pytest.approx(0.5)
+    assert boundary_hit_rate(np.array([0, 0, 1, 0, 0, 0]), roll, tolerance_beats=1) == 1.0
+    assert np.isnan(boundary_hit_rate(np.array([1, 0, 0, 0, 0, 0]), roll))
+
+
+def test_pitch_class_change_counts_as_new_start():
+    roll = np.zeros((8, 128))
+    roll[0, 60] = roll[4, 62] = 1  # C then D: disjoint pitch classes
+    assert beat_novelty(roll).tolist() == [False, True]
+
+
+def test_precision_at_k_perfect_and_chance():
+    rng = np.random.default_rng(1)
+    reference = rng.normal(size=(30, 8))
+    perfect = precision_at_k(reference.copy(), reference, ks=(1, 5))
+    assert perfect == {1: 1.0, 5: 1.0}
+    shuffled = precision_at_k(reference[::-1].copy(), reference, ks=(1,))
+    assert shuffled[1] < 0.2
+
+
+def test_precision_at_k_by_hand():
+    # Two queries; each generated item is closer to the other item's reference: rank 1 of 2.
+    reference = np.array([[1.0, 0.0], [0.0, 1.0]])
+    generated = np.array([[0.0, 1.0], [1.0, 0.0]])
+    assert precision_at_k(generated, reference, ks=(1, 2)) == {1: 0.0, 2: 1.0}
+
+
+def test_symbolic_embedding_is_unit_and_discriminates():
+    a = np.zeros((2, 128, 128))
+    a[0, ::4, 60] = 1
+    b = np.zeros((2, 128, 128))
+    b[0, ::2, 72] = 1
+    b[0, 1::8, 43] = 1
+    ea, eb = symbolic_embedding(a), symbolic_embedding(b)
+    assert ea.shape == (2 * 32 + 12,)
+    assert np.linalg.norm(ea) == pytest.approx(1.0)
+    assert ea @ ea > ea @ eb

@@ -1,0 +1,85 @@
+"""Tests of MIDI -> audio: synthesis, exact length, fade, mix, levels."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from diffbgm.conditions.timing import TimingConfig, plan_timing
+from diffbgm.music.notes import Note
+from diffbgm.music.pianoroll import PianoRoll
+from diffbgm.render.audio import (
+    SAMPLE_RATE,
+    Audio,
+    bundled_soundfont,
+    db_to_gain,
+    fit_to_duration,
+    mix,
+    parse_level,
+    render_audio,
+    synthesize,
+    write_wav,
+)
+from diffbgm.render.midi import render_midi
+
+
+def _late_start_midi():
+    # Fixed 100 BPM with the grid shifted to 1.3 s: the first note sounds at 1.3 s, not at 0.
+    plan = plan_timing(6.0, [1.3], TimingConfig(bpm=100.0))
+    roll = PianoRoll.from_notes([Note(60 + 4 * i, 4 * i, 4) for i in range(6)], n_steps=32)
+    return plan, render_midi(roll, plan)
+
+
+def test_bundled_soundfont_exists():
+    assert bundled_soundfont().is_file() and bundled_soundfont().stat().st_size > 1_000_000
+
+
+def test_synthesis_is_stereo_48k_and_follows_the_midi_timing():
+    plan, pm = _late_start_midi()
+    audio = synthesize(pm)
+    assert audio.sample_rate == SAMPLE_RATE and audio.samples.shape[1] == 2
+    envelope = np.abs(audio.samples).max(axis=1)
+    first_sound = np.argmax(envelope > 0.01 * envelope.max()) / SAMPLE_RATE
+    assert first_sound == pytest.approx(plan.beats_s[0], abs=0.03)
+    assert audio.duration_s == pytest.approx(pm.get_end_time(), abs=0.1)
+
+
+def test_render_audio_has_exactly_the_video_length_and_fades_out():
+    _, pm = _late_start_midi()
+    for duration in (2.5, 6.0, 9.37):
+        audio = render_audio(pm, duration, fade_s=0.5)
+        assert audio.samples.shape == (int(round(duration * SAMPLE_RATE)), 2)
+        assert np.abs(audio.samples[-1]).max() == 0.0
+    assert np.abs(render_audio(pm, 6.0).samples).max() == pytest.approx(db_to_gain(-3.0), rel=1e-3)
+
+
+def test_fit_pads_with_silence():
+    audio = Audio(np.ones((100, 2), np.float32), 100)
+    fitted = fit_to_duration(audio, 2.0, fade_s=0.0)
+    assert fitted.samples.shape == (200, 2)
+    assert fitted.samples[:100].min() == 1.0 and fitted.samples[100:].max() == 0.0
+
+
+def test_mix_adds_the_original_at_its_gain():
+    music = Audio(np.zeros((10, 2), np.float32), 10)
+    original = Audio(np.full((5, 1), 0.5, np.float32), 10)
+    mixed = mix(music, original, 0.5)
+    np.testing.assert_allclose(mixed.samples[:5], np.tanh(0.25))
+    np.testing.assert_allclose(mixed.samples[5:], 0.0)
+
+
+def test_parse_level():
+    assert parse_level("-6dB") == pytest.approx(0.501, abs=1e-3)
+    assert parse_level("0.25") == 0.25
+    with pytest.raises(ValueError, match="neither decibels"):
+        parse_level("loud")
+
+
+def test_write_wav_round_trips(tmp_path):
+    import wave
+
+    audio = Audio(np.linspace(-0.5, 0.5, 200, dtype=np.float32).reshape(100, 2), 8000)
+    path = write_wav(audio, tmp_path / "music.wav")
+    with wave.open(str(path)) as reader:
+        assert (reader.getnchannels(), reader.getframerate(), reader.getnframes()) == (2, 8000, 100)
+    assert [p.name for p in tmp_path.iterdir()] == ["music.wav"]

@@ -1,0 +1,80 @@
+"""Tests of putting audio on a video without re-encoding the picture."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from diffbgm.render.audio import SAMPLE_RATE, Audio
+from diffbgm.render.mux import MuxError, mux_audio, read_audio
+
+FPS = 24
+SECONDS = 3.0
+
+
+def _synthesise_video(path: Path, with_tone: bool) -> None:
+    """A moving white bar (H.264), optionally with a 440 Hz tone (AAC)."""
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("libx264", rate=FPS)
+        video.width, video.height, video.pix_fmt = 160, 96, "yuv420p"
+        audio = container.add_stream("aac", rate=SAMPLE_RATE, layout="stereo") if with_tone else None
+        for index in range(int(SECONDS * FPS)):
+            image = np.zeros((96, 160, 3), np.uint8)
+            image[:, (index * 4) % 150:(index * 4) % 150 + 10] = 255
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts = index
+            container.mux(video.encode(frame))
+        container.mux(video.encode(None))
+        if audio is not None:
+            t = np.arange(int(SECONDS * SAMPLE_RATE)) / SAMPLE_RATE
+            tone = np.repeat((0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None], 2, axis=0)
+            for start in range(0, tone.shape[1], 1024):
+                frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(tone[:, start:start + 1024]),
+                                                   format="fltp", layout="stereo")
+                frame.sample_rate, frame.pts = SAMPLE_RATE, start
+                container.mux(audio.encode(frame))
+            container.mux(audio.encode(None))
+
+
+def _video_packets(path: Path) -> list[tuple[int, int, bytes]]:
+    with av.open(str(path)) as container:
+        return [(p.pts, p.dts, bytes(p)) for p in container.demux(container.streams.video[0]) if p.dts is not None]
+
+
+@pytest.mark.parametrize("with_tone", [False, True])
+def test_mux_copies_video_packets_and_matches_durations(tmp_path, with_tone):
+    video = tmp_path / "in.mp4"
+    _synthesise_video(video, with_tone)
+    before = video.read_bytes()
+    t = np.arange(int(SECONDS * SAMPLE_RATE)) / SAMPLE_RATE
+    music = Audio(np.repeat((0.2 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)[:, None], 2, axis=1),
+                  SAMPLE_RATE)
+    output = mux_audio(video, music, tmp_path / "out.mp4")
+    assert video.read_bytes() == before
+    assert _video_packets(output) == _video_packets(video)
+    with av.open(str(output)) as container:
+        assert len(container.streams.audio) == 1
+        assert container.streams.audio[0].codec_context.name == "aac"
+    decoded = read_audio(output, SAMPLE_RATE)
+    assert abs(decoded.duration_s - SECONDS) <= 1.0 / FPS
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "out.mp4"]
+
+
+def test_read_audio_of_silent_video_is_none_and_tone_is_found(tmp_path):
+    silent, toned = tmp_path / "silent.mp4", tmp_path / "toned.mp4"
+    _synthesise_video(silent, False)
+    _synthesise_video(toned, True)
+    assert read_audio(silent, SAMPLE_RATE) is None
+    tone = read_audio(toned, SAMPLE_RATE)
+    assert tone.samples.shape[1] == 2 and 0.25 < np.abs(tone.samples).max() < 0.35
+
+
+def test_mux_failure_leaves_no_output(tmp_path):
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"not a video")
+    with pytest.raises(MuxError):
+        mux_audio(bad, Audio(np.zeros((10, 2), np.float32), SAMPLE_RATE), tmp_path / "out.mp4")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.mp4"]

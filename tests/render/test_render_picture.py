@@ -1,0 +1,22 @@
+"""Tests of the result picture."""
+
+from __future__ import annotations
+
+from PIL import Image
+
+from diffbgm.conditions.timing import plan_timing
+from diffbgm.music.notes import Note
+from diffbgm.music.pianoroll import PianoRoll
+from diffbgm.render.picture import render_picture
+
+
+def test_picture_is_a_png_with_coloured_notes(tmp_path):
+    plan = plan_timing(12.0, [4.0, 8.0])
+    roll = PianoRoll.from_notes([Note(48 + (i % 24), 2 * i, 2, 60 + i % 60) for i in range(plan.n_beats * 2)],
+                                n_steps=plan.n_beats * 4)
+    path = render_picture(roll, plan, tmp_path / "result.png", shots=[(0, 4), (4, 8), (8, 12)])
+    with Image.open(path) as image:
+        assert image.format == "PNG" and image.width >= 800
+        colours = image.convert("RGB").getcolors(maxcolors=1_000_000)
+    assert len(colours) > 20
+    assert [p.name for p in tmp_path.iterdir()] == ["result.png"]

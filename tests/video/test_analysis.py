@@ -1,0 +1,173 @@
+"""analyze_video end to end on a synthetic video; save/load, cache, user overrides, timeline, CLI."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+from synth import solid, write_audio, write_empty_video, write_video
+
+from diffbgm.cli import cli
+from diffbgm.conditions.mood import Mood
+from diffbgm.video.analysis import AnalysisConfig, VideoAnalysis, _interpolate_in_shots, analyze_video
+from diffbgm.video.dynamics import FEATURE_NAMES
+from diffbgm.video.semantic import EfficientNetLite0Encoder
+from diffbgm.video.timeline import draw_timeline
+
+CONFIG = AnalysisConfig(fps=8.0, max_side=160)
+
+
+class CountingEncoder:
+    """The real encoder, counting the frames it embeds."""
+
+    def __init__(self, encoder):
+        self.encoder, self.frames = encoder, 0
+
+    def embed(self, frames):
+        self.frames += len(frames)
+        return self.encoder.embed(frames)
+
+    def top_labels(self, rows, k):
+        return self.encoder.top_labels(rows, k)
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    return EfficientNetLite0Encoder(device="cpu")
+
+
+@pytest.fixture(scope="module")
+def analysis(cut_video, encoder) -> VideoAnalysis:
+    return analyze_video(cut_video, CONFIG, progress=False, encoder=encoder)
+
+
+def test_analysis_fields_are_aligned(analysis):
+    n = 40  # 5 s at 8 fps
+    assert analysis.duration_s == pytest.approx(5.0, abs=0.05)
+    assert (analysis.width, analysis.height, analysis.fps) == (160, 120, 24.0)
+    assert analysis.frame_times.shape == (n,) and analysis.frame_times[1] == pytest.approx(0.125)
+    assert tuple(analysis.features) == FEATURE_NAMES
+    assert all(values.shape == (n,) for values in analysis.features.values())
+    assert analysis.image_embeddings.shape == (n, 1280) and analysis.image_embeddings.dtype == np.float32
+    assert len(analysis.shots) == len(analysis.shot_captions) == len(analysis.shot_moods) == 4
+    assert all(isinstance(m, Mood) for m in analysis.shot_moods)
+    assert all(isinstance(c, str) and c for c in analysis.shot_captions)
+
+
+def test_cuts_found_within_one_frame_and_flagged(analysis):
+    assert np.allclose(analysis.cuts_s, [1.0, 2.0, 3.5], atol=1 / CONFIG.fps)
+    flagged = analysis.frame_times[analysis.features["cut"] == 1]
+    assert np.allclose(flagged, analysis.cuts_s)
+
+
+def test_motion_is_higher_in_the_moving_shot(analysis):
+    shot = analysis.shot_index()
+    motion = analysis.features["motion"]
+    assert motion[shot == 2].mean() > 5 * max(motion[shot == 0].mean(), motion[shot == 3].mean(), 1e-4)
+
+
+def test_embeddings_differ_between_shots_not_within(analysis):
+    e = analysis.image_embeddings
+    assert np.abs(e[2] - e[5]).max() < 1e-3 < np.abs(e[2] - e[34]).max()  # shot 0 still vs shot 3
+
+
+def test_interpolation_stays_inside_shots():
+    samples = np.array([[0.0], [4.0], [10.0]], np.float32)  # at frames 0, 4, 8
+    shot = np.array([0, 0, 0, 0, 0, 0, 1, 1, 1, 1])  # a cut at frame 6
+    out = _interpolate_in_shots(np.array([0, 4, 8]), samples, shot)[:, 0]
+    assert out.tolist() == [0, 1, 2, 3, 4, 4, 10, 10, 10, 10]
+
+
+def test_save_load_round_trip(analysis, tmp_path):
+    analysis.save(tmp_path)
+    meta = json.loads((tmp_path / "analysis.json").read_text())
+    assert meta["shots"][0]["start_s"] == 0.0 and "caption" in meta["shots"][0] and "mood" in meta["shots"][0]
+    loaded = VideoAnalysis.load(tmp_path)
+    assert loaded.cuts_s == analysis.cuts_s and loaded.shots == [tuple(s) for s in analysis.shots]
+    assert loaded.shot_captions == analysis.shot_captions and loaded.shot_moods == analysis.shot_moods
+    assert np.array_equal(loaded.image_embeddings, analysis.image_embeddings)
+    assert all(np.array_equal(loaded.features[k], analysis.features[k]) for k in FEATURE_NAMES)
+
+
+def test_second_run_comes_from_the_cache(cut_video, encoder, tmp_path):
+    counting = CountingEncoder(encoder)
+    first = analyze_video(cut_video, CONFIG, progress=False, cache_dir=tmp_path, encoder=counting)
+    embedded = counting.frames
+    assert embedded == 10  # every 4th of 40 frames at embed_fps=2
+    second = analyze_video(cut_video, CONFIG, progress=False, cache_dir=tmp_path, encoder=counting)
+    assert counting.frames == embedded
+    assert second.cuts_s == first.cuts_s and np.array_equal(second.features["motion"], first.features["motion"])
+    analyze_video(cut_video, AnalysisConfig(fps=4.0, max_side=160), progress=False, cache_dir=tmp_path, encoder=counting)
+    assert counting.frames > embedded  # another config is another entry
+    assert len([p for p in tmp_path.iterdir() if not p.name.startswith(".")]) == 2
+
+
+def test_user_cuts_captions_and_mood(cut_video, encoder):
+    result = analyze_video(
+        cut_video, CONFIG, progress=False, encoder=encoder, cuts=[2.5], captions=["a beach", "a city"], mood="calm, warm"
+    )
+    assert result.shots == [(0.0, 2.5), (2.5, pytest.approx(5.0, abs=0.05))]
+    assert result.features["cut"].nonzero()[0].tolist() == [20]
+    assert result.shot_captions == ["a beach", "a city"]
+    assert result.shot_moods[0] == result.shot_moods[1] and result.shot_moods[0].arousal < 0
+    with pytest.raises(ValueError, match="2 shots"):
+        analyze_video(cut_video, CONFIG, progress=False, encoder=encoder, cuts=[2.5], captions=["one", "two", "three"])
+
+
+def test_timeline_picture(analysis, tmp_path):
+    path = draw_timeline(analysis, tmp_path / "timeline.png")
+    with Image.open(path) as image:
+        assert image.size == (1400, 410) and image.mode in ("RGBA", "RGB")
+        pixels = np.asarray(image.convert("RGB"))
+    assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 20  # thumbnails and curves were drawn
+
+
+def _digest(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_cli_writes_the_analysis_folder(cut_video, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    before = _digest(cut_video)
+    (tmp_path / "cuts.csv").write_text("cut_s\n1.0\n2.0\n3.5\n")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["analyze", str(cut_video), "--out", str(out), "--fps", "8",
+                                      "--cuts", str(tmp_path / "cuts.csv"), "--mood", "calm, warm"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["analysis.json", "features.npz", "timeline.png"]
+    assert json.loads((out / "analysis.json").read_text())["cuts_s"] == [1.0, 2.0, 3.5]
+    assert _digest(cut_video) == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def _bad_inputs(tmp_path):
+    text = tmp_path / "text.mp4"
+    text.write_text("hello\n" * 100)
+    full = write_video(tmp_path / "full.mkv", solid((200, 30, 30), 96), fps=24)
+    truncated = tmp_path / "truncated.mkv"
+    truncated.write_bytes(full.read_bytes()[: full.stat().st_size // 2])
+    return {
+        "not a video": text,
+        "truncated": truncated,
+        "zero-length": write_empty_video(tmp_path / "zero.mp4"),
+        "audio only": write_audio(tmp_path / "song.m4a", 1.0),
+    }
+
+
+def test_cli_bad_inputs_fail_cleanly(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    for kind, path in _bad_inputs(tmp_path).items():
+        before = _digest(path)
+        out = tmp_path / f"out-{path.stem}"
+        result = CliRunner().invoke(cli, ["analyze", str(path), "--out", str(out)])
+        assert result.exit_code == 1, (kind, result.output)
+        lines = [line for line in result.output.splitlines() if line.strip()]
+        assert len(lines) == 1 and lines[0].startswith("Error:"), (kind, result.output)
+        assert "Traceback" not in result.output
+        assert not out.exists(), kind
+        assert _digest(path) == before, kind
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []

@@ -1,0 +1,108 @@
+"""Decoding: the analysis grid, containers, rotation, variable frame rate, delayed start, bad files."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from synth import CODECS, solid, write_audio, write_empty_video, write_video
+
+from diffbgm.video.decode import VideoError, analysis_size, iter_frames, probe_video
+
+RED, BLUE = (230, 20, 20), (20, 20, 230)
+
+
+def _is(rgb: np.ndarray, colour) -> bool:
+    return bool(np.abs(rgb.reshape(-1, 3).mean(0) - np.asarray(colour)).max() < 20)
+
+
+@pytest.mark.parametrize("suffix", sorted(CODECS))
+def test_containers_give_the_grid_and_the_colours(tmp_path, suffix):
+    frames = itertools.chain(solid(RED, 24), solid(BLUE, 24))  # 1 s red, 1 s blue at 24 fps
+    path = write_video(tmp_path / f"v{suffix}", frames, fps=24, audio_s=2.0 if suffix != ".avi" else 0.0)
+    decoded = list(iter_frames(path, fps=8, max_side=80))
+    assert 16 <= len(decoded) <= 17
+    assert [f.time_s for f in decoded[:3]] == [0.0, 0.125, 0.25]
+    assert decoded[0].rgb.shape == (60, 80, 3) and decoded[0].rgb.dtype == np.uint8
+    colours = ["red" if _is(f.rgb, RED) else "blue" if _is(f.rgb, BLUE) else "?" for f in decoded[:16]]
+    assert colours == ["red"] * 8 + ["blue"] * 8
+
+
+def test_probe_reports_geometry_and_audio(tmp_path):
+    path = write_video(tmp_path / "v.mp4", solid(RED, 12, (90, 50)), fps=24)
+    info = probe_video(path)
+    assert (info.width, info.height, info.rotation, info.has_audio) == (90, 50, 0, False)
+    assert info.fps == pytest.approx(24.0) and info.duration_s == pytest.approx(0.5, abs=0.05)
+
+
+def test_odd_size_is_scaled_to_even_and_never_upscaled():
+    assert analysis_size(1281, 721, 256) == (256, 144)
+    assert analysis_size(99, 51, 256) == (100, 52)
+
+
+def test_rotation_metadata_turns_the_frames_upright(tmp_path):
+    frame = np.zeros((60, 80, 3), np.uint8)
+    frame[:, :40] = RED  # stored: red on the left, blue on the right
+    frame[:, 40:] = BLUE
+    path = write_video(tmp_path / "phone.mp4", [frame] * 8, fps=8, rotation=90)
+    info = probe_video(path)
+    assert (info.rotation, info.width, info.height) == (90, 60, 80)
+    rgb = next(iter(iter_frames(path, fps=8))).rgb
+    assert rgb.shape == (80, 60, 3)
+    # A 90-degree counter-clockwise turn puts the stored left edge at the bottom.
+    assert _is(rgb[50:], RED) and _is(rgb[:30], BLUE)
+
+
+def test_variable_frame_rate_uses_timestamps(tmp_path):
+    # Irregular frame times; the picture changes from red to blue at 1.3 s.
+    times = [0.0, 0.05, 0.4, 0.45, 0.9, 1.3, 1.31, 1.7, 2.0]
+    frames = [RED if t < 1.3 else BLUE for t in times]
+    path = write_video(tmp_path / "vfr.mkv", [np.full((48, 64, 3), c, np.uint8) for c in frames], times_s=times)
+    decoded = list(iter_frames(path, fps=10))
+    first_blue = next(f.time_s for f in decoded if _is(f.rgb, BLUE))
+    assert first_blue == pytest.approx(1.3)
+    assert all(_is(f.rgb, RED) for f in decoded if f.time_s < 1.3)
+
+
+def test_delayed_first_frame_fills_the_start(tmp_path):
+    frames = itertools.chain(solid(RED, 12), solid(BLUE, 12))
+    path = write_video(tmp_path / "late.mp4", frames, fps=24, start_s=0.5, audio_s=1.5)
+    decoded = list(iter_frames(path, fps=8))
+    assert decoded[0].time_s == 0.0 and len(decoded) == 12  # 1.5 s at 8 fps
+    assert [_is(f.rgb, BLUE) for f in decoded] == [False] * 8 + [True] * 4
+
+
+def test_error_on_a_file_that_is_not_a_video(tmp_path):
+    path = tmp_path / "notes.mp4"
+    path.write_text("this is not a video\n" * 20)
+    with pytest.raises(VideoError, match="not a video"):
+        list(iter_frames(path))
+
+
+def test_error_on_an_empty_file(tmp_path):
+    path = tmp_path / "empty.mkv"
+    path.write_bytes(b"")
+    with pytest.raises(VideoError, match="empty"):
+        probe_video(path)
+
+
+def test_error_on_audio_only(tmp_path):
+    with pytest.raises(VideoError, match="only audio"):
+        list(iter_frames(write_audio(tmp_path / "song.m4a", 1.0)))
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
+def test_error_on_a_zero_length_video(tmp_path, suffix):
+    with pytest.raises(VideoError):
+        list(iter_frames(write_empty_video(tmp_path / f"zero{suffix}")))
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv", ".webm", ".avi"])
+def test_error_on_a_truncated_file(tmp_path, suffix):
+    full = write_video(tmp_path / f"full{suffix}", itertools.chain(solid(RED, 48), solid(BLUE, 48)), fps=24)
+    data = full.read_bytes()
+    cut = tmp_path / f"cut{suffix}"
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(VideoError, match="truncated"):
+        list(iter_frames(cut))
