@@ -165,7 +165,9 @@ def test_cli_bad_inputs_fail_cleanly(tmp_path, monkeypatch):
         out = tmp_path / f"out-{path.stem}"
         result = CliRunner().invoke(cli, ["analyze", str(path), "--out", str(out)])
         assert result.exit_code == 1, (kind, result.output)
-        lines = [line for line in result.output.splitlines() if line.strip()]
+        # The progress bar (stderr, cleared when done) is not part of the message.
+        lines = [line for line in result.output.replace("\r", "\n").splitlines()
+                 if line.strip() and not line.startswith("analysing")]
         assert len(lines) == 1 and lines[0].startswith("Error:"), (kind, result.output)
         assert "Traceback" not in result.output
         assert not out.exists(), kind

@@ -160,3 +160,45 @@ def test_build_refuses_bad_input(built: tuple[Path, Path], tmp_path: Path) -> No
                                  str(root / "midi"), "--out", str(tmp_path / "o")])
     assert result.exit_code == 1 and "no video" in result.output
     assert not (tmp_path / "o").exists() and not list(tmp_path.glob(".o.partial-*"))
+
+
+def test_bad_video_leaves_no_output(tmp_path: Path) -> None:
+    (tmp_path / "v").mkdir()
+    (tmp_path / "m").mkdir()
+    (tmp_path / "v" / "x.mp4").write_bytes(b"not a video at all")
+    _write_midi(tmp_path / "m" / "x.mid", seconds=1.0)
+    result = CliRunner().invoke(cli, ["data", "bgm909", "--videos", str(tmp_path / "v"), "--midi",
+                                      str(tmp_path / "m"), "--out", str(tmp_path / "o"), "--no-cache"])
+    assert result.exit_code == 1 and "Error" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "o").exists() and not list(tmp_path.glob(".o.partial-*"))
+
+
+def test_user_clip_and_bert_folders_give_the_paper_widths(built: tuple[Path, Path], tmp_path: Path) -> None:
+    transformers = pytest.importorskip("transformers")
+    from diffbgm.video.analysis import VideoAnalysis
+    from diffbgm.video.bgm909 import CaptionFeaturizer, build_item
+    from diffbgm.video.encoders import ClipImageEncoder
+
+    tiny = dict(intermediate_size=37, num_hidden_layers=1, num_attention_heads=4)
+    clip_dir, bert_dir = tmp_path / "clip", tmp_path / "bert"
+    vision = transformers.CLIPVisionConfig(hidden_size=32, image_size=32, patch_size=8,
+                                           projection_dim=VISUAL_DIM, **tiny)
+    transformers.CLIPVisionModelWithProjection(vision).save_pretrained(clip_dir)
+    transformers.CLIPImageProcessor(size={"shortest_edge": 32},
+                                    crop_size={"height": 32, "width": 32}).save_pretrained(clip_dir)
+    bert_dir.mkdir()
+    (bert_dir / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "scene"]))
+    transformers.BertTokenizer(str(bert_dir / "vocab.txt")).save_pretrained(bert_dir)
+    transformers.BertModel(transformers.BertConfig(vocab_size=7, hidden_size=CAPTION_DIM, **tiny)).save_pretrained(bert_dir)
+
+    root, out = built
+    analysis = VideoAnalysis.load(out / "analysis" / "song")
+    item = build_item(root / "videos" / "song.mp4", root / "midi" / "song.mid", analysis,
+                      CaptionFeaturizer(bert_dir), ClipImageEncoder(clip_dir))
+    assert item.visual.shape == (len(item.beat_times), VISUAL_DIM)
+    assert item.caption.shape == (len(item.beat_times), CAPTION_DIM) and np.any(item.caption[:, 384:] != 0)
+    first, second = item.beat_times < 1.9, item.beat_times > 2.1
+    assert not np.allclose(item.visual[first][0], item.visual[second][-1])
+    with pytest.raises(Bgm909FormatError, match="BGM909 captions are 768-d"):
+        transformers.BertModel(transformers.BertConfig(vocab_size=7, hidden_size=32, **tiny)).save_pretrained(bert_dir)
+        CaptionFeaturizer(bert_dir)

@@ -76,7 +76,8 @@ def mood_from_music(mode: str, tempo_bpm: float, density: float, register: float
     return Mood(float(np.clip(valence, -1, 1)), float(np.clip(arousal, -1, 1)))
 
 
-def _bucket(value: float, edges: tuple[float, float], words: tuple[str, str, str]) -> str:
+def bucket(value: float, edges: tuple[float, float], words: tuple[str, str, str]) -> str:
+    """The word for ``value``: below ``edges[0]``, between, or from ``edges[1]`` up."""
     return words[0] if value < edges[0] else words[2] if value >= edges[1] else words[1]
 
 
@@ -86,7 +87,7 @@ def describe(mood: Mood, tempo_bpm: float, density: float, register: float) -> s
     Every argument here can be computed from music (training) and from video (inference).
     """
     first, second = mood.nearest_words(2)
-    pace = _bucket(tempo_bpm, (85.0, 115.0), ("slow", "moderate", "fast"))
-    notes = _bucket(density, (0.25, 0.5), ("sparse", "flowing", "busy"))
-    pitch = _bucket(register, (0.4, 0.6), ("low", "middle", "high"))
+    pace = bucket(tempo_bpm, (85.0, 115.0), ("slow", "moderate", "fast"))
+    notes = bucket(density, (0.25, 0.5), ("sparse", "flowing", "busy"))
+    pitch = bucket(register, (0.4, 0.6), ("low", "middle", "high"))
     return f"{first} and {second} piano music, {pace} tempo, {notes} notes in a {pitch} register"

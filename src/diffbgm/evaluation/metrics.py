@@ -18,6 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from diffbgm.music.grid import STEPS_PER_BEAT
+from diffbgm.music.pianoroll import PianoRoll
+
 BEATS_PER_BAR = 4
 PCHE_WINDOW_BEATS = 32
 SI_MIN_BARS, SI_MAX_BARS = 3, 8
@@ -48,6 +51,17 @@ class BeatNotes:
     def n_bars(self) -> int:
         """Bars up to the last onset."""
         return int(np.floor(self.start.max() / BEATS_PER_BAR)) + 1 if len(self) else 0
+
+
+def beat_notes_from_pianoroll(array: np.ndarray, threshold: float = 0.5) -> BeatNotes:
+    """Notes of a ``(2, steps, 128)`` onset/sustain array (a window or a model output), timed in beats.
+
+    Each onset lasts through the sustain steps that follow it (:meth:`PianoRoll.to_notes`).
+    """
+    notes = PianoRoll.from_array(array, threshold).to_notes()
+    start = np.array([n.start for n in notes], dtype=np.float64) / STEPS_PER_BEAT
+    end = np.array([n.start + n.duration for n in notes], dtype=np.float64) / STEPS_PER_BEAT
+    return BeatNotes(pitch=np.array([n.pitch for n in notes], dtype=np.int64), start=start, end=end)
 
 
 def entropy_bits(histogram: np.ndarray) -> float:

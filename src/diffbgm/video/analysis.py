@@ -392,6 +392,11 @@ def analyze_video(
     info = probe_video(path)
     if cuts is not None and not isinstance(cuts, ShotList):
         cuts = ShotList(tuple(float(t) for t in cuts), info.duration_s or math.inf)
+    if cuts is not None and captions is not None and not isinstance(captions, str):
+        from diffbgm.video.captions import resolve_shot_captions
+
+        # Fail before the expensive part when the shot count is already known.
+        resolve_shot_captions(captions, [""] * len(cuts.shots))
     entry = None
     content_hash = ""
     if cache_dir is not None:

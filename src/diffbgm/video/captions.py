@@ -9,15 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from diffbgm.conditions.mood import bucket
 from diffbgm.video.mood import colour_amount
 
 
 class CaptionCountError(ValueError):
     """The user gave a different number of captions than the video has shots."""
-
-
-def _bucket(value: float, edges: tuple[float, float], words: tuple[str, str, str]) -> str:
-    return words[0] if value < edges[0] else words[2] if value >= edges[1] else words[1]
 
 
 def _with_article(label: str) -> str:
@@ -38,10 +35,10 @@ def caption_shot(labels: Sequence[str], colour_stats: Mapping[str, float], motio
     motion:
         Shot motion, 0 (still) .. 1 (very fast).
     """
-    light = _bucket(float(colour_stats["brightness"]), (0.3, 0.65), ("dark", "softly lit", "bright"))
-    tone = _bucket(float(colour_stats["warmth"]), (-0.1, 0.1), ("cool", "neutral", "warm"))
-    colour = _bucket(colour_amount(colour_stats), (0.2, 0.45), ("muted", "natural", "colourful"))
-    pace = _bucket(float(motion), (0.15, 0.5), ("still", "gentle motion", "fast motion"))
+    light = bucket(float(colour_stats["brightness"]), (0.3, 0.65), ("dark", "softly lit", "bright"))
+    tone = bucket(float(colour_stats["warmth"]), (-0.1, 0.1), ("cool", "neutral", "warm"))
+    colour = bucket(colour_amount(colour_stats), (0.2, 0.45), ("muted", "natural", "colourful"))
+    pace = bucket(float(motion), (0.15, 0.5), ("still", "gentle motion", "fast motion"))
     scene = f"a {light}, {tone}, {colour} scene"
     shown = [_with_article(label) for label in list(labels)[:2] if label]
     if shown:

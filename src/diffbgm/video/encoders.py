@@ -9,14 +9,11 @@ them in here. Every load uses ``local_files_only=True``.
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
-
-logger = logging.getLogger(__name__)
 
 
 class EncoderLoadError(ValueError):

@@ -1,0 +1,134 @@
+"""Sampling with classifier-free guidance and inpainting, through diffusers' schedulers.
+
+``ddpm`` is the paper's 1000-step ancestral sampler; ``ddim`` and ``dpmpp`` (DPM-Solver++ 2M) reach
+similar quality in tens of steps.
+"""
+
+from __future__ import annotations
+
+import torch
+from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
+from torch import nn
+
+from diffbgm.conditions import ConditionBatch
+from diffbgm.diffusion.schedule import model_to_roll, roll_to_model
+from diffbgm.models.config import DiffusionConfig
+
+SAMPLERS = ("ddpm", "ddim", "dpmpp")
+
+
+def make_scheduler(config: DiffusionConfig, sampler: str):
+    """A diffusers scheduler matching the training schedule."""
+    common = dict(
+        num_train_timesteps=config.num_train_timesteps,
+        beta_start=config.beta_start,
+        beta_end=config.beta_end,
+        beta_schedule=config.beta_schedule,
+        prediction_type="epsilon",
+    )
+    if sampler == "ddpm":
+        return DDPMScheduler(**common, clip_sample=False, variance_type="fixed_small")
+    if sampler == "ddim":
+        return DDIMScheduler(**common, clip_sample=False, set_alpha_to_one=False)
+    if sampler == "dpmpp":
+        return DPMSolverMultistepScheduler(**common, algorithm_type="dpmsolver++", solver_order=2)
+    raise ValueError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
+
+
+def guided_epsilon(
+    model: nn.Module, x: torch.Tensor, t: torch.Tensor, conditions: ConditionBatch, guidance_scale: float
+) -> torch.Tensor:
+    """Classifier-free guidance: ``eps_null + s * (eps_cond - eps_null)``.
+
+    ``s = 1`` is the conditional prediction and ``s = 0`` the unconditional one (each computed alone);
+    otherwise both run in one batch.
+    """
+    batch = x.shape[0]
+    timesteps = t.expand(batch) if t.ndim == 0 else t
+    if guidance_scale == 1.0 or guidance_scale == 0.0:
+        null_mask = torch.full((batch,), guidance_scale == 0.0, dtype=torch.bool, device=x.device)
+        return model(x, timesteps, conditions, null_mask)
+    null_mask = torch.cat([torch.zeros(batch, dtype=torch.bool), torch.ones(batch, dtype=torch.bool)])
+    eps = model(
+        torch.cat([x, x]),
+        torch.cat([timesteps, timesteps]),
+        ConditionBatch.cat([conditions, conditions]),
+        null_mask.to(x.device),
+    )
+    eps_cond, eps_null = eps.chunk(2)
+    return eps_null + guidance_scale * (eps_cond - eps_null)
+
+
+@torch.no_grad()
+def sample(
+    model: nn.Module,
+    conditions: ConditionBatch,
+    sampler: str = "dpmpp",
+    steps: int = 20,
+    guidance_scale: float = 3.0,
+    generator: torch.Generator | None = None,
+    known: torch.Tensor | None = None,
+    known_mask: torch.Tensor | None = None,
+    progress: bool = False,
+) -> torch.Tensor:
+    """Generate piano-roll probabilities ``(B, 2, 128, 128)`` in [0, 1].
+
+    Parameters
+    ----------
+    model:
+        A :class:`~diffbgm.models.denoiser.DiffBGMDenoiser` (in eval mode, on the conditions' device).
+    conditions:
+        One :class:`ConditionBatch` row per window to generate.
+    sampler, steps:
+        ``ddpm`` (the paper: ancestral, use ``steps=1000``), ``ddim`` or ``dpmpp`` (DPM-Solver++).
+    guidance_scale:
+        Classifier-free guidance scale ``s`` (1 = plain conditional, 0 = unconditional).
+    generator:
+        Seeds the initial and per-step noise.
+    known, known_mask:
+        Inpainting: piano roll ``(B, 2, 128, 128)`` in {0, 1} and a same-shaped (or broadcastable)
+        mask, 1 where ``known`` must be kept. At every step the known region is replaced by ``known``
+        noised to the current level (RePaint's simple replacement), so a window continues the
+        previous one.
+    """
+    if (known is None) != (known_mask is None):
+        raise ValueError("known and known_mask must be given together")
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
+    device = conditions.segments.device
+    batch = len(conditions)
+    dtype = next(model.parameters()).dtype
+    scheduler = make_scheduler(model.config.diffusion, sampler)
+    scheduler.set_timesteps(steps, device=device)
+    shape = (batch, *model.sample_shape)
+    x = torch.randn(shape, generator=generator, device=device, dtype=torch.float32)
+    x = x * scheduler.init_noise_sigma
+    known_x = mask = None
+    if known is not None:
+        known_x = model.crop(roll_to_model(known.to(device, torch.float32)))
+        mask = model.crop(known_mask.to(device, torch.float32).expand(known.shape))
+
+    def impose(x: torch.Tensor, timestep: torch.Tensor | None) -> torch.Tensor:
+        if known_x is None:
+            return x
+        if timestep is None:
+            level = known_x
+        else:
+            noise = torch.randn(shape, generator=generator, device=device, dtype=torch.float32)
+            level = scheduler.add_noise(known_x, noise, timestep.reshape(1))
+        return mask * level + (1.0 - mask) * x
+
+    timesteps = scheduler.timesteps
+    iterator = timesteps
+    if progress:
+        from tqdm.auto import tqdm
+
+        iterator = tqdm(timesteps, desc=f"sampling ({sampler})", leave=False)
+    x = impose(x, timesteps[0])
+    for index, t in enumerate(iterator):
+        model_input = scheduler.scale_model_input(x, t)
+        eps = guided_epsilon(model, model_input.to(dtype), t.to(device), conditions, guidance_scale)
+        x = scheduler.step(eps.float(), t, x, generator=generator).prev_sample
+        following = timesteps[index + 1] if index + 1 < len(timesteps) else None
+        x = impose(x, following)
+    return model.uncrop(model_to_roll(x), fill=0.0)

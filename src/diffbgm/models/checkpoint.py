@@ -1,0 +1,99 @@
+"""Model weights on disk: one safetensors file with the resolved config in its metadata.
+
+Tensor names are ``model.<param>`` (the trained weights) and optionally ``ema.<param>`` (their
+exponential moving average, preferred for sampling). Metadata ``model_config`` holds the JSON model
+config, so a file alone rebuilds the network (nanoGPT style).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+from torch import nn
+
+from diffbgm.models.config import ConfigError, ModelConfig
+from diffbgm.models.denoiser import DiffBGMDenoiser
+
+MODEL_PREFIX = "model."
+EMA_PREFIX = "ema."
+
+
+class CheckpointError(ValueError):
+    """A weights file that cannot be used (missing, not a diffbgm checkpoint, mismatching)."""
+
+
+def save_weights(
+    path: str | Path,
+    model_config: ModelConfig,
+    tensors: dict[str, dict[str, torch.Tensor]],
+    metadata: dict[str, str] | None = None,
+) -> None:
+    """Write ``{prefix: state_dict}`` (prefixes ``model``/``ema``) atomically to ``path``."""
+    path = Path(path)
+    flat = {}
+    for prefix, state in tensors.items():
+        for name, tensor in state.items():
+            flat[f"{prefix}.{name}"] = tensor.detach().to("cpu").contiguous()
+    meta = {"format": "diffbgm", "model_config": json.dumps(model_config.to_dict())}
+    meta.update(metadata or {})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    os.close(handle)
+    try:
+        save_file(flat, temp, metadata=meta)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def read_metadata(path: str | Path) -> dict[str, str]:
+    """The safetensors metadata of a diffbgm weights file."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+    except Exception as error:  # safetensors raises several private error types
+        raise CheckpointError(f"not a safetensors file: {path} ({error})") from None
+    if metadata.get("format") != "diffbgm" or "model_config" not in metadata:
+        raise CheckpointError(f"not a diffbgm checkpoint (no model_config metadata): {path}")
+    return metadata
+
+
+def load_checkpoint(
+    path: str | Path, device: torch.device | str = "cpu", use_ema: bool = True
+) -> tuple[DiffBGMDenoiser, ModelConfig]:
+    """Rebuild the denoiser from a weights file, in eval mode and float32 on ``device``.
+
+    The EMA weights are used when present and ``use_ema`` is true.
+    """
+    metadata = read_metadata(path)
+    try:
+        config = ModelConfig.from_dict(json.loads(metadata["model_config"]))
+    except (ConfigError, json.JSONDecodeError) as error:
+        raise CheckpointError(f"bad model config in {path}: {error}") from None
+    model = DiffBGMDenoiser(config)
+    with safe_open(str(path), framework="pt") as handle:
+        names = list(handle.keys())
+        prefix = EMA_PREFIX if use_ema and any(n.startswith(EMA_PREFIX) for n in names) else MODEL_PREFIX
+        state = {n[len(prefix):]: handle.get_tensor(n).float() for n in names if n.startswith(prefix)}
+    load_state(model, state, path)
+    return model.to(device).eval(), config
+
+
+def load_state(model: nn.Module, state: dict[str, torch.Tensor], path: str | Path) -> None:
+    """Load ``state`` strictly, turning mismatches into a one-line :class:`CheckpointError`."""
+    result = model.load_state_dict(state, strict=False)
+    if result.missing_keys or result.unexpected_keys:
+        raise CheckpointError(
+            f"{path}: weights do not match the config ({len(result.missing_keys)} missing, "
+            f"{len(result.unexpected_keys)} unexpected)"
+        )
