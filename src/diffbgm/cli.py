@@ -212,7 +212,141 @@ def data_bgm909(videos_dir, midi_dir, out_dir, clip_dir, bert_dir, no_cache, dev
 # --- model / training commands --------------------------------------------------------------------
 
 
+@cli.command()
+@click.argument("config_path", metavar="CONFIG", type=click.Path(dir_okay=False))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Run folder: checkpoint.safetensors, checkpoint.state.pt, log.csv, loss.png.")
+@click.option("--resume", is_flag=True, help="Continue the run saved in --out exactly where it stopped.")
+@click.option("--max-steps", type=click.IntRange(min=1), default=None, help="Override training.max_steps.")
+@click.option("--max-minutes", type=click.FloatRange(min=0), default=None,
+              help="Override training.max_minutes (0 = no time limit).")
+@click.option("--data", "data_root", type=click.Path(file_okay=False), default=None,
+              help="Override data.root (the folder `diffbgm data pop909` wrote).")
+@click.option("--device", default="cpu", help="Torch device (cpu, cuda).")
+def train(config_path, out_dir, resume, max_steps, max_minutes, data_root, device) -> None:
+    """Train the denoiser described by CONFIG (e.g. configs/cpu.yaml); torchrun launches DDP."""
+    import logging
+
+    from diffbgm.models.checkpoint import CheckpointError
+    from diffbgm.training.config import ConfigError, check_data, load_config
+    from diffbgm.training.trainer import ResumeError
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    overrides = {}
+    if data_root is not None:
+        overrides["data.root"] = data_root
+    if max_minutes is not None:
+        overrides["training.max_minutes"] = max_minutes
+    try:
+        config = load_config(config_path, overrides)
+        check_data(config)
+        if not resume and (Path(out_dir) / "checkpoint.state.pt").exists():
+            raise ConfigError(f"{out_dir} already holds a run: pass --resume or choose another --out")
+        if device.startswith("cuda"):
+            import torch
+
+            if not torch.cuda.is_available():
+                raise ConfigError("--device cuda asked for, but torch sees no CUDA device")
+        from diffbgm.training.run import train as run_training
+
+        result = run_training(config, out_dir, device=device, resume=resume, max_steps=max_steps)
+    except (ConfigError, ResumeError, CheckpointError) as error:
+        raise click.ClickException(str(error)) from None
+    state = "stopped early at" if result.stopped_early else "finished at"
+    click.echo(f"{state} step {result.step}, loss {result.loss:.4f}; weights in {Path(out_dir) / 'checkpoint.safetensors'}")
+
+
+@cli.command()
+@click.argument("path", metavar="CONFIG_OR_CHECKPOINT", type=click.Path(dir_okay=False))
+def info(path) -> None:
+    """Summarise the model of a YAML config or a .safetensors checkpoint."""
+    from diffbgm.models.checkpoint import CheckpointError
+    from diffbgm.models.summary import describe_source
+
+    try:
+        click.echo(describe_source(path))
+    except (ValueError, CheckpointError) as error:
+        raise click.ClickException(str(error)) from None
+
+
+@cli.command()
+@click.argument("checkpoint", type=click.Path(dir_okay=False))
+@click.argument("output", type=click.Path(dir_okay=False))
+@click.option("--fp16/--fp32", default=True, help="Store the weights in half precision.")
+def export(checkpoint, output, fp16) -> None:
+    """Write the EMA weights of a training checkpoint as a small stand-alone weights file."""
+    from diffbgm.models.checkpoint import CheckpointError, export_weights
+
+    try:
+        size = export_weights(checkpoint, output, half=fp16)
+    except (ValueError, CheckpointError) as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"wrote {output} ({size / 1e6:.1f} MB)")
+
+
 # --- generation commands --------------------------------------------------------------------------
+
+
+_REGENERATE_OVERRIDES = ("steps", "sampler", "guidance", "seed", "keep_audio", "soundfont")
+
+
+@cli.command("generate")
+@click.argument("video", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), required=True,
+              help="the scored video; OUT.mid, OUT.wav, OUT.json, OUT.png and OUT.npz are written beside it")
+@click.option("--model", "model_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="weights file  [default: the model shipped in the package]")
+@click.option("--bpm", type=click.FloatRange(min=20, max=300), default=None, help="a fixed tempo instead of fitting cuts")
+@click.option("--tempo-range", nargs=2, type=click.FloatRange(min=20, max=300), default=(70.0, 140.0),
+              help="lowest and highest tempo the timing may use")
+@click.option("--steps", type=click.IntRange(min=1), default=20, help="diffusion sampling steps")
+@click.option("--sampler", type=click.Choice(["dpmpp", "ddim", "ddpm"]), default="dpmpp", help="diffusion sampler")
+@click.option("--guidance", type=float, default=2.0, help="classifier-free guidance scale")
+@click.option("--seed", type=int, default=0, help="random seed (same seed and options -> same MIDI)")
+@click.option("--mood", type=str, default=None, help='mood words for the whole video, e.g. "calm, warm"')
+@click.option("--caption", type=str, default=None, help="your caption for the whole video")
+@click.option("--keep-audio", "keep_audio", type=str, default=None, metavar="LEVEL",
+              help="mix in the video's own sound at LEVEL (-12dB or a linear gain like 0.25)")
+@click.option("--soundfont", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="SoundFont (.sf2) for the synthesis")
+@click.option("--regenerate", nargs=2, type=click.FloatRange(min=0), default=None, metavar="START END",
+              help="re-write only this time range (seconds) of the earlier result at -o, keep the rest")
+@click.option("--device", default="cpu", help="torch device")
+@click.option("--no-cache", is_flag=True, help="analyse the video again even if a cached result exists")
+@click.pass_context
+def generate(ctx, video, output, model_path, bpm, tempo_range, steps, sampler, guidance, seed, mood, caption,
+             keep_audio, soundfont, regenerate, device, no_cache) -> None:
+    """Write background music for VIDEO and put it on the picture."""
+    import logging
+
+    from diffbgm.pipeline import GenerationError, GenerationOptions, ScoringPipeline
+    from diffbgm.render.audio import SynthesisError
+    from diffbgm.render.mux import MuxError
+    from diffbgm.video.decode import VideoError
+
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    if not video.is_file():
+        raise click.ClickException(f"video not found: {video}")
+    if tempo_range[0] > tempo_range[1]:
+        raise click.ClickException(f"--tempo-range needs LOW <= HIGH, got {tempo_range[0]:g} {tempo_range[1]:g}")
+    options = GenerationOptions(bpm=bpm, tempo_range=tuple(tempo_range), steps=steps, sampler=sampler,
+                                guidance=guidance, seed=seed, mood=mood, caption=caption, keep_audio=keep_audio,
+                                soundfont=str(soundfont) if soundfont else None)
+    try:
+        pipeline = ScoringPipeline.from_checkpoint(model_path, device=device,
+                                                   cache_dir=None if no_cache else _default_cache_dir())
+        if regenerate is not None:
+            given = {name: getattr(options, name) for name in _REGENERATE_OVERRIDES
+                     if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT}
+            result = pipeline.regenerate(video, output, regenerate[0], regenerate[1], overrides=given)
+        else:
+            result = pipeline(video, output, options)
+    except (GenerationError, VideoError, SynthesisError, MuxError, OSError) as error:
+        raise click.ClickException(str(error).splitlines()[0] if str(error) else type(error).__name__) from None
+    plan = result.plan
+    click.echo(f"{plan.n_bars} bars at {plan.tempo_bpm:.0f} BPM (median), "
+               f"{100 * plan.aligned_fraction:.0f} % of {len(plan.cuts_s)} cuts on downbeats; wrote {output} "
+               f"and {', '.join(p.name for k, p in result.files.items() if k != 'video')}")
 
 
 def main() -> None:

@@ -77,3 +77,52 @@ def test_no_cuts_gives_a_single_steady_tempo():
     np.testing.assert_allclose(plan.bar_bpm, plan.bar_bpm[0])
     assert 70.0 <= plan.tempo_bpm <= 140.0
     assert plan.aligned_fraction == 1.0
+
+
+def _stretch_tempi(plan) -> np.ndarray:
+    """Tempo of each run of equal beats (the tempo only changes where a run ends)."""
+    bpm = 60.0 / np.diff(plan.beats_s)
+    keep = np.concatenate([[True], np.abs(np.diff(bpm)) > 1e-6])
+    return bpm[keep]
+
+
+def test_tempo_changes_only_at_cuts():
+    rng = np.random.default_rng(7)
+    cuts = np.cumsum(rng.uniform(1.5, 6.0, size=12))
+    plan = plan_timing(float(cuts[-1] + 3.0), cuts)
+    bpm = 60.0 / np.diff(plan.beats_s)
+    change_beats = np.flatnonzero(np.abs(np.diff(bpm)) > 1e-6) + 1
+    for beat in change_beats:
+        assert np.min(np.abs(cuts - plan.beats_s[beat])) < 1e-9
+
+
+def test_demo_edit_does_not_swing_between_tempi():
+    # Shots of 6, 5, 4, 5 and 4 s: whole bars on every shot would alternate 120 and 96 BPM.
+    plan = plan_timing(24.0, [6.0, 11.0, 15.0, 20.0])
+    tempi = _stretch_tempi(plan)
+    steps = np.diff(tempi)
+    assert np.all(steps > 0) or np.all(steps < 0) or len(tempi) == 1
+    assert np.max(np.abs(np.diff(np.log(tempi))), initial=0.0) <= np.log(1.2) + 1e-9
+    assert plan.aligned_fraction >= 0.75
+
+
+def test_cut_falls_on_a_beat_rather_than_a_big_tempo_swing():
+    # One-bar shots at 120 BPM with two 3 s shots: keeping 120 BPM puts two cuts on the third beat.
+    plan = plan_timing(16.0, [2.0, 4.0, 7.0, 9.0, 12.0, 14.0])
+    np.testing.assert_allclose(plan.bar_bpm, 120.0)
+    np.testing.assert_allclose(plan.cut_error_steps, [0, 0, 8, 8, 0, 0], atol=1e-9)
+
+
+def test_typical_edits_keep_alignment_with_moderate_changes():
+    aligned, big_changes, changes = [], 0, 0
+    for seed in range(12):
+        rng = np.random.default_rng(100 + seed)
+        cuts = np.cumsum(rng.uniform(1.5, 6.0, size=20))
+        plan = plan_timing(float(cuts[-1] + rng.uniform(1.5, 6.0)), cuts)
+        aligned.append(plan.aligned_fraction)
+        ratios = np.abs(np.diff(np.log(_stretch_tempi(plan))))
+        big_changes += int(np.sum(ratios > np.log(1.15) + 1e-9))
+        changes += len(cuts)
+    assert np.mean(aligned) >= 0.8
+    # Whole bars per shot alone changes tempo by more than 15 % at about half of the cuts.
+    assert big_changes / changes < 0.3

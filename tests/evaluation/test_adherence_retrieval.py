@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from diffbgm.evaluation.adherence import (
+    bar_novelty,
     beat_novelty,
     boundary_hit_rate,
     density_correlation,
@@ -29,19 +30,38 @@ def test_density_correlation_follows_ranks():
     assert np.isnan(density_correlation(np.ones(5), roll))
 
 
+def _bars(pitch_per_bar):
+    """One quarter-note onset per beat, on the given pitch in each bar."""
+    roll = np.zeros((16 * len(pitch_per_bar), 128))
+    for bar, pitch in enumerate(pitch_per_bar):
+        roll[16 * bar : 16 * (bar + 1) : 4, pitch] = 1
+    return roll
+
+
+def test_bar_novelty_peaks_where_the_music_changes():
+    # Four bars of C4 then four of F#4: the bar line at bar 4 changes pitch class and register.
+    novelty = bar_novelty(_bars([60] * 4 + [66] * 4))
+    assert novelty[0] == 0.0
+    assert int(np.argmax(novelty)) == 4
+    # Bar lines 1, 2, 6, 7 compare two bars of one pitch with two of the same: nothing changes.
+    assert novelty[[1, 2, 6, 7]].tolist() == [0.0, 0.0, 0.0, 0.0]
+    # Bar lines 3 and 5 see half of the change, symmetrically.
+    assert novelty[3] == pytest.approx(novelty[5])
+    assert 0 < novelty[3] < novelty[4]
+
+
 def test_boundary_hit_rate_by_hand():
-    # Beats: 1,1,1,4,1,1 onsets on C4. Beat 3 quadruples its onsets (a hit); beat 5 does not change.
-    roll = _onsets([1, 1, 1, 4, 1, 1])
-    assert beat_novelty(roll).tolist() == [False, False, False, True, False, False]
-    assert boundary_hit_rate(np.array([0, 0, 0, 1, 0, 1]), roll) == pytest.approx(0.5)
-    assert boundary_hit_rate(np.array([0, 0, 1, 0, 0, 0]), roll, tolerance_beats=1) == 1.0
-    assert np.isnan(boundary_hit_rate(np.array([1, 0, 0, 0, 0, 0]), roll))
-
-
-def test_pitch_class_change_counts_as_new_start():
-    roll = np.zeros((8, 128))
-    roll[0, 60] = roll[4, 62] = 1  # C then D: disjoint pitch classes
-    assert beat_novelty(roll).tolist() == [False, True]
+    roll = _bars([60] * 4 + [66] * 4)
+    flags = beat_novelty(roll)
+    # Bar lines 3, 4, 5 sit within two bars of the change, so their novelty is above the median.
+    assert np.flatnonzero(flags).tolist() == [12, 16, 20]
+    boundaries = np.zeros(32)
+    boundaries[[16, 8]] = 1
+    assert boundary_hit_rate(boundaries, roll) == pytest.approx(0.5)
+    late = np.zeros(32)
+    late[15] = 1
+    assert boundary_hit_rate(late, roll, tolerance_beats=1) == 1.0
+    assert np.isnan(boundary_hit_rate(np.eye(32)[0], roll))
 
 
 def test_precision_at_k_perfect_and_chance():
@@ -67,6 +87,6 @@ def test_symbolic_embedding_is_unit_and_discriminates():
     b[0, ::2, 72] = 1
     b[0, 1::8, 43] = 1
     ea, eb = symbolic_embedding(a), symbolic_embedding(b)
-    assert ea.shape == (2 * 32 + 12,)
+    assert ea.shape == (2 * 8 + 12,)
     assert np.linalg.norm(ea) == pytest.approx(1.0)
     assert ea @ ea > ea @ eb

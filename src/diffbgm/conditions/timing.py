@@ -1,12 +1,19 @@
-"""Fit the music's bar grid to the video: tempo, bar count and bar lines that land on shot cuts.
+"""Fit the music's beat grid to the video: tempo, bar count and bar lines that land on shot cuts.
 
 Diff-BGM aligns music to video only implicitly (through its per-frame features); here the alignment is
-explicit. The grid is a piecewise-constant tempo map: every kept shot cut is a bar line, every kept shot
-spans a whole number of bars, and the last bar line is the video's last instant, so the music ends with
-the video. A dynamic programme chooses which cuts to keep (shots shorter than about a bar are merged
-into their neighbours) and how many bars each kept shot gets; a grid search over a global base tempo
-picks the solution with the smallest tempo changes. A fixed ``bpm`` instead gives a constant tempo whose
-bar grid is shifted to put as many cuts as possible on downbeats.
+explicit. The grid is a piecewise-constant tempo map whose tempo may change only at a shot cut, so it
+stays steady within a shot. Each kept cut is a beat, ideally a downbeat; the last bar line is the
+video's last instant, so the music ends with the video. A dynamic programme over the cuts chooses which
+to keep (a shot too short for half a bar merges into its neighbours), how many beats each kept
+stretch gets and so where the cuts fall in the bar, trading off:
+
+- tempo changes between neighbouring stretches (squared, plus a steep extra cost beyond
+  ``max_tempo_change``, so that the tempo never swings back and forth between two values),
+- a kept cut on a beat other than the downbeat, and a merged cut far from any downbeat,
+- a weak pull towards ``preferred_bpm``.
+
+A fixed ``bpm`` instead gives a constant tempo whose bar grid is shifted to put as many cuts as
+possible on downbeats.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from diffbgm.music.grid import BEATS_PER_BAR, STEPS_PER_BAR, STEPS_PER_BEAT
+from diffbgm.music.grid import BEATS_PER_BAR, STEPS_PER_BEAT
 from diffbgm.music.tempo import TempoMap
 
 SECONDS_PER_MINUTE = 60.0
@@ -33,32 +40,43 @@ class TimingConfig:
     Parameters
     ----------
     bpm_range:
-        Lowest and highest tempo any bar may have.
+        Lowest and highest tempo any beat may have.
     bpm:
         A fixed tempo; overrides the search (constant tempo, grid shifted to catch cuts).
-    min_shot_bars:
-        Kept shots last at least this many bars at the base tempo; shorter ones merge into neighbours
-        (a kept shot may still be sped up to a whole bar within ``bpm_range``).
-    base_bpm_step:
-        Resolution of the base-tempo grid search.
+    min_segment_beats:
+        A kept stretch between two kept cuts lasts at least this many beats; shorter shots merge into
+        their neighbours.
+    max_tempo_change:
+        Relative tempo change between neighbouring stretches above which changes become expensive
+        (``0.15`` = 15 %).
     tempo_change_weight:
-        Cost of a shot's tempo deviating from the base tempo, per squared octave (log2 ratio).
+        Cost of a tempo change per squared octave (log2 ratio).
+    excess_change_weight:
+        Extra cost per octave of change beyond ``max_tempo_change``.
+    off_downbeat_cost:
+        Cost of a kept cut falling on the middle beat of a bar; on the second or fourth beat it costs
+        1.5 times as much.
     dropped_cut_cost:
-        Cost of not putting a cut on a bar line (by default as costly as a 50 % tempo deviation).
+        Cost of a merged cut two or more sixteenths away from a downbeat (less when closer).
+    anchor_weight:
+        Cost per bar and squared octave of the tempo's distance from ``preferred_bpm``.
     preferred_bpm:
-        Tie-breaker pulling the base tempo towards this value; ``None`` = geometric middle of the range.
+        Tempo the anchor pulls towards; ``None`` = geometric middle of the range.
     max_merged_shots:
-        The most consecutive shots one kept segment may span (bounds the dynamic programme's work).
+        The most consecutive shots one kept stretch may span (bounds the dynamic programme's work).
     aligned_tolerance_steps:
         A cut within this many sixteenths of a downbeat counts as aligned.
     """
 
     bpm_range: tuple[float, float] = (70.0, 140.0)
     bpm: float | None = None
-    min_shot_bars: float = 0.75
-    base_bpm_step: float = 0.5
-    tempo_change_weight: float = 3.0
-    dropped_cut_cost: float = 1.0
+    min_segment_beats: int = 2
+    max_tempo_change: float = 0.15
+    tempo_change_weight: float = 1.0
+    excess_change_weight: float = 5.0
+    off_downbeat_cost: float = 2.0
+    dropped_cut_cost: float = 2.0
+    anchor_weight: float = 0.05
     preferred_bpm: float | None = None
     max_merged_shots: int = 8
     aligned_tolerance_steps: float = 1.0
@@ -157,24 +175,33 @@ def plan_timing(duration_s: float, cuts_s, config: TimingConfig = TimingConfig()
             f"the video lasts {duration_s:.2f} s, shorter than one bar at {slowest:g} BPM "
             f"({bar_seconds(slowest):.2f} s)"
         )
-    if config.bpm is not None:
-        downbeats = _constant_grid(duration_s, cuts, config.bpm)
-    else:
-        downbeats = _search_grid(duration_s, cuts, config)
-        if downbeats is None:
-            # No whole-bar split of the video keeps every bar in range: fall back on a constant tempo.
-            downbeats = _constant_grid(duration_s, cuts, math.sqrt(low * high))
-    return _plan_from_downbeats(downbeats, duration_s, cuts, config.aligned_tolerance_steps)
+    beats = None if config.bpm is not None else _search_grid(duration_s, cuts, config)
+    if beats is None:
+        # A fixed tempo, or no split of the video keeps every beat in range: a constant tempo.
+        downbeats = _constant_grid(duration_s, cuts, config.bpm if config.bpm is not None else math.sqrt(low * high))
+        beats = _beats_of_bars(downbeats)
+    return plan_from_beats(beats, duration_s, cuts, config.aligned_tolerance_steps)
 
 
-def _plan_from_downbeats(
-    downbeats: np.ndarray, duration_s: float, cuts: np.ndarray, tolerance_steps: float
-) -> TimingPlan:
-    n_bars = len(downbeats) - 1
+def _beats_of_bars(downbeats: np.ndarray) -> np.ndarray:
+    """Bar lines -> every beat (each bar split evenly), ending with the last bar line."""
     fractions = np.arange(BEATS_PER_BAR) / BEATS_PER_BAR
-    bar_starts, bar_lengths = downbeats[:-1], np.diff(downbeats)
-    beats = (bar_starts[:, None] + bar_lengths[:, None] * fractions[None, :]).ravel()
-    beats = np.append(beats, downbeats[-1])
+    beats = (downbeats[:-1, None] + np.diff(downbeats)[:, None] * fractions[None, :]).ravel()
+    return np.append(beats, downbeats[-1])
+
+
+def plan_from_beats(beats_s, duration_s: float, cuts_s, tolerance_steps: float = 1.0) -> TimingPlan:
+    """Rebuild a :class:`TimingPlan` from its beat times (e.g. the ``beats_s`` of a saved result).
+
+    ``beats_s`` holds ``4 * n_bars + 1`` increasing times, the first one being the first downbeat.
+    """
+    beats = np.asarray(beats_s, dtype=np.float64)
+    if beats.ndim != 1 or len(beats) < BEATS_PER_BAR + 1 or (len(beats) - 1) % BEATS_PER_BAR:
+        raise ValueError(f"beat times must hold 4 * n_bars + 1 entries, got {beats.shape}")
+    cuts = np.sort(np.asarray(cuts_s, dtype=np.float64).ravel())
+    downbeats = beats[::BEATS_PER_BAR]
+    n_bars = len(downbeats) - 1
+    bar_lengths = np.diff(downbeats)
     nearest = np.abs(cuts[:, None] - downbeats[None, :]).argmin(axis=1) if len(cuts) else np.zeros(0, int)
     error_s = np.abs(cuts - downbeats[nearest]) if len(cuts) else np.zeros(0)
     # Measure each error in sixteenths of the bar the cut lies in.
@@ -223,75 +250,76 @@ def _constant_grid(duration_s: float, cuts: np.ndarray, bpm: float) -> np.ndarra
 
 
 def _search_grid(duration_s: float, cuts: np.ndarray, config: TimingConfig) -> np.ndarray | None:
-    """Best piecewise-constant grid over the base-tempo search, or ``None`` if none is feasible."""
+    """Beat times of the cheapest grid (see the module docstring), or ``None`` if none is feasible.
+
+    States at a boundary (the video start, a cut or the video end) are the stretches that may end
+    there: their tempo, the beat-in-bar phase they leave and the cost so far. Going on from a state
+    only needs its tempo (for the change cost) and its phase (for where later cuts fall), so the
+    programme is exact for this cost.
+    """
     low, high = config.bpm_range
-    preferred = config.preferred_bpm if config.preferred_bpm is not None else math.sqrt(low * high)
+    anchor = math.log2(config.preferred_bpm if config.preferred_bpm is not None else math.sqrt(low * high))
+    free_change = math.log2(1.0 + config.max_tempo_change)
     boundaries = np.concatenate([[0.0], cuts, [duration_s]])
-    n_bases = max(1, int(round((high - low) / config.base_bpm_step)) + 1)
-    best_cost, best_grid = math.inf, None
-    for base in np.linspace(low, high, n_bases):
-        solution = _best_split(boundaries, base, config)
-        if solution is None:
-            continue
-        cost, grid = solution
-        cost += 0.01 * math.log2(base / preferred) ** 2
-        if cost < best_cost - 1e-12:
-            best_cost, best_grid = cost, grid
-    return best_grid
-
-
-def _best_split(
-    boundaries: np.ndarray, base_bpm: float, config: TimingConfig
-) -> tuple[float, np.ndarray] | None:
-    """Dynamic programme over kept boundaries for one base tempo -> (cost, bar lines)."""
-    low, high = config.bpm_range
-    base_bar = bar_seconds(base_bpm)
     n = len(boundaries)
-    cost = np.full(n, math.inf)
-    cost[0] = 0.0
-    previous = np.full(n, -1)
-    bars = np.zeros(n, dtype=int)
-    for j in range(1, n):
-        for i in range(max(0, j - config.max_merged_shots), j):
-            if not math.isfinite(cost[i]):
+    # Per boundary: arrays of log2 tempo, phase, cost, and the back pointer (boundary, state, beats).
+    states: list[dict[str, np.ndarray] | None] = [None] * n
+    states[0] = {"tempo": np.array([np.nan]), "phase": np.array([0]), "cost": np.array([0.0]),
+                 "back": np.zeros((1, 3), dtype=np.int64)}
+    pending: list[list[dict[str, np.ndarray]]] = [[] for _ in range(n)]
+    phases = np.arange(BEATS_PER_BAR)
+    for j in range(n):
+        if j > 0:
+            if not pending[j]:
                 continue
-            length = boundaries[j] - boundaries[i]
-            if length < config.min_shot_bars * base_bar - 1e-9:
+            states[j] = {key: np.concatenate([part[key] for part in pending[j]]) for key in pending[j][0]}
+            pending[j] = []
+        here = states[j]
+        for k in range(j + 1, min(n, j + config.max_merged_shots + 1)):
+            length = boundaries[k] - boundaries[j]
+            beats = np.arange(max(config.min_segment_beats, math.ceil(length * low / SECONDS_PER_MINUTE - 1e-9)),
+                              math.floor(length * high / SECONDS_PER_MINUTE + 1e-9) + 1)
+            if len(beats) == 0:
                 continue
-            n_bars, tempo_cost = _bars_for(length, base_bpm, low, high, config.tempo_change_weight)
-            if n_bars == 0:
-                continue
-            total = cost[i] + tempo_cost
-            if j - i > 1:
-                # A merged cut costs less the closer it happens to fall to a bar line anyway.
-                inner = boundaries[i + 1 : j]
-                bar = length / n_bars
-                phase = np.mod(inner - boundaries[i], bar)
-                error_steps = np.minimum(phase, bar - phase) / (bar / STEPS_PER_BAR)
-                total += config.dropped_cut_cost * float(np.sum(np.minimum(1.0, error_steps / 2.0)))
-            if total < cost[j]:
-                cost[j], previous[j], bars[j] = total, i, n_bars
-    if not math.isfinite(cost[-1]):
+            tempo = np.log2(SECONDS_PER_MINUTE * beats / length)
+            change = np.abs(tempo[None, :] - here["tempo"][:, None])
+            change_cost = np.where(np.isnan(change), 0.0, config.tempo_change_weight * change**2
+                                   + config.excess_change_weight * np.maximum(0.0, change - free_change))
+            total = here["cost"][:, None] + change_cost
+            # Inner (merged) cuts: distance to the nearest downbeat for each start phase and beat count.
+            inner = boundaries[j + 1 : k]
+            position = phases[:, None, None] + beats[None, :, None] * ((inner - boundaries[j]) / length)[None, None, :]
+            in_bar = np.mod(position, BEATS_PER_BAR)
+            error_steps = STEPS_PER_BEAT * np.minimum(in_bar, BEATS_PER_BAR - in_bar)
+            merged_cost = config.dropped_cut_cost * np.minimum(1.0, error_steps / 2.0).sum(axis=2)
+            segment_cost = config.anchor_weight * (beats / BEATS_PER_BAR) * (tempo - anchor) ** 2
+            for phase in phases:
+                members = np.flatnonzero(here["phase"] == phase)
+                if len(members) == 0:
+                    continue
+                best = members[np.argmin(total[members], axis=0)]
+                new_phase = (phase + beats) % BEATS_PER_BAR
+                cost = total[best, np.arange(len(beats))] + segment_cost + merged_cost[phase]
+                if k == n - 1:
+                    ok = new_phase == 0  # the music ends on a bar line
+                else:
+                    cost = cost + config.off_downbeat_cost * np.select(
+                        [new_phase == 0, new_phase == 2], [0.0, 1.0], 1.5)
+                    ok = np.ones(len(beats), dtype=bool)
+                if not ok.any():
+                    continue
+                pending[k].append({
+                    "tempo": tempo[ok], "phase": new_phase[ok], "cost": cost[ok],
+                    "back": np.stack([np.full(ok.sum(), j), best[ok], beats[ok]], axis=1),
+                })
+    final = states[n - 1]
+    if final is None:
         return None
+    state = int(np.argmin(final["cost"]))
     pieces: list[np.ndarray] = []
-    j = n - 1
-    while j > 0:
-        i = previous[j]
-        pieces.append(np.linspace(boundaries[i], boundaries[j], bars[j] + 1)[:-1])
-        j = i
-    grid = np.concatenate(pieces[::-1] + [np.array([boundaries[-1]])])
-    return float(cost[-1]), grid
-
-
-def _bars_for(length_s: float, base_bpm: float, low: float, high: float, weight: float) -> tuple[int, float]:
-    """Whole number of bars for a segment closest in tempo to the base, within range -> (bars, cost)."""
-    exact = length_s / bar_seconds(base_bpm)
-    best = (0, math.inf)
-    for n_bars in {max(1, math.floor(exact)), max(1, math.ceil(exact))}:
-        local_bpm = BEATS_PER_BAR * SECONDS_PER_MINUTE * n_bars / length_s
-        if not low - 1e-9 <= local_bpm <= high + 1e-9:
-            continue
-        tempo_cost = weight * math.log2(local_bpm / base_bpm) ** 2
-        if tempo_cost < best[1]:
-            best = (n_bars, tempo_cost)
-    return best
+    k = n - 1
+    while k > 0:
+        j, previous, beats = (int(v) for v in states[k]["back"][state])
+        pieces.append(np.linspace(boundaries[j], boundaries[k], beats + 1)[:-1])
+        k, state = j, previous
+    return np.concatenate(pieces[::-1] + [np.array([boundaries[-1]])])

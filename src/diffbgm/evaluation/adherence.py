@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import spearmanr
 
-from diffbgm.music.grid import STEPS_PER_BEAT
+from diffbgm.music.grid import BEATS_PER_BAR, STEPS_PER_BAR, STEPS_PER_BEAT
 
 
 def onsets_per_beat(onset: np.ndarray) -> np.ndarray:
@@ -51,14 +51,11 @@ def density_correlation(requested: np.ndarray, generated_onset: np.ndarray) -> f
     return float(spearmanr(requested[:n], generated[:n]).statistic)
 
 
-def boundary_hit_rate(
-    boundaries: np.ndarray, generated_onset: np.ndarray, tolerance_beats: int = 0, jump: float = 1.5
-) -> float:
+def boundary_hit_rate(boundaries: np.ndarray, generated_onset: np.ndarray, tolerance_beats: int = 0) -> float:
     """Share of requested boundaries where the generated music starts something new.
 
-    A beat "starts something new" when its onset count is at least ``jump`` times the mean of the two
-    beats before it, or when the pitch classes struck in it differ from the previous beat's by a
-    Jaccard distance above 0.5. Boundaries at beat 0 are ignored (nothing precedes them).
+    "Something new" is :func:`beat_novelty`: a bar line where the music changes more than at the
+    window's typical bar line. Phrases start on bar lines, so chance level is about one half.
 
     Parameters
     ----------
@@ -67,36 +64,71 @@ def boundary_hit_rate(
     generated_onset : ndarray, shape (beats * STEPS_PER_BEAT, pitches)
     tolerance_beats : int
         A hit may fall this many beats after the boundary.
-    jump : float
-        Onset-count ratio that counts as a new start.
 
     Returns
     -------
     float
         Hit share in [0, 1]; ``nan`` when no boundary past beat 0 is requested.
     """
-    novelty = beat_novelty(generated_onset, jump)
-    targets = [b for b in np.flatnonzero(np.asarray(boundaries) > 0.5) if b > 0 and b < len(novelty)]
+    novelty = beat_novelty(generated_onset)
+    targets = [b for b in np.flatnonzero(np.asarray(boundaries) > 0.5) if 0 < b < len(novelty)]
     if not targets:
         return float("nan")
     hits = [novelty[b : b + tolerance_beats + 1].any() for b in targets]
     return float(np.mean(hits))
 
 
-def beat_novelty(generated_onset: np.ndarray, jump: float = 1.5) -> np.ndarray:
-    """Boolean per beat: does the beat start something new (see :func:`boundary_hit_rate`)."""
-    counts = onsets_per_beat(generated_onset)
-    beats = len(counts)
-    steps = beats * STEPS_PER_BEAT
-    classes = (generated_onset[:steps] > 0.5).reshape(beats, STEPS_PER_BEAT, -1).any(axis=1)
-    pitch_classes = np.zeros((beats, 12), dtype=bool)
-    for pc in range(12):
-        pitch_classes[:, pc] = classes[:, pc::12].any(axis=1)
-    novelty = np.zeros(beats, dtype=bool)
-    for b in range(1, beats):
-        before = counts[max(0, b - 2) : b].mean()
-        louder = counts[b] >= jump * max(before, 1e-9) and counts[b] > 0
-        union = (pitch_classes[b] | pitch_classes[b - 1]).sum()
-        changed = union > 0 and 1.0 - (pitch_classes[b] & pitch_classes[b - 1]).sum() / union > 0.5
-        novelty[b] = louder or changed
+def bar_features(onset: np.ndarray) -> np.ndarray:
+    """Per-bar description used for novelty.
+
+    Onset pitch-class histogram (sums to 1), onset count (relative to the busiest bar), mean struck
+    pitch (x 2 / 128) and the bar's 16-position onset pattern (x 0.25). The weights were chosen on
+    POP909-valid windows, where this separates annotated phrase starts (55 % flagged) from other bar
+    lines (41 %) and from another song's phrase starts (43 %).
+
+    Returns
+    -------
+    ndarray, shape (bars, 30)
+    """
+    steps = onset.shape[0] - onset.shape[0] % STEPS_PER_BAR
+    struck_steps = (onset[:steps] > 0.5).reshape(-1, STEPS_PER_BAR, onset.shape[1])
+    struck = struck_steps.sum(axis=1)
+    pitch_class = np.stack([struck[:, pc::12].sum(axis=1) for pc in range(12)], axis=1)
+    counts = pitch_class.sum(axis=1, keepdims=True)
+    histogram = pitch_class / np.maximum(counts, 1)
+    density = counts / max(float(counts.max()), 1.0)
+    mean_pitch = (struck * np.arange(onset.shape[1])).sum(axis=1, keepdims=True) / np.maximum(counts, 1)
+    rhythm = struck_steps.any(axis=2).astype(float)
+    return np.concatenate([histogram, density, 2.0 * mean_pitch / 128.0, 0.25 * rhythm], axis=1)
+
+
+def bar_novelty(onset: np.ndarray, context_bars: int = 2) -> np.ndarray:
+    """Foote-style novelty at each bar line: how much the bars after it differ from the bars before.
+
+    ``novelty[j]`` is the Euclidean distance between the mean :func:`bar_features` of bars
+    ``[j - context_bars, j)`` and of ``[j, j + context_bars)`` (fewer at the window's edges);
+    ``novelty[0]`` is 0 since nothing precedes the first bar.
+    """
+    features = bar_features(onset)
+    bars = len(features)
+    novelty = np.zeros(bars)
+    for j in range(1, bars):
+        before = features[max(0, j - context_bars) : j].mean(axis=0)
+        after = features[j : j + context_bars].mean(axis=0)
+        novelty[j] = float(np.linalg.norm(after - before))
     return novelty
+
+
+def beat_novelty(generated_onset: np.ndarray) -> np.ndarray:
+    """Boolean per beat: True on bar lines whose :func:`bar_novelty` exceeds the window's median.
+
+    The median is taken over the bar lines past the first, so about half of them count as new starts
+    whatever the music; a detector of phrase starts must beat that base rate.
+    """
+    novelty = bar_novelty(generated_onset)
+    beats = generated_onset.shape[0] // STEPS_PER_BEAT
+    flags = np.zeros(beats, dtype=bool)
+    if len(novelty) > 1:
+        threshold = np.median(novelty[1:])
+        flags[BEATS_PER_BAR::BEATS_PER_BAR] = (novelty[1:] > threshold)[: len(flags[BEATS_PER_BAR::BEATS_PER_BAR])]
+    return flags

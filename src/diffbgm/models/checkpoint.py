@@ -97,3 +97,21 @@ def load_state(model: nn.Module, state: dict[str, torch.Tensor], path: str | Pat
             f"{path}: weights do not match the config ({len(result.missing_keys)} missing, "
             f"{len(result.unexpected_keys)} unexpected)"
         )
+
+
+def export_weights(checkpoint: str | Path, output: str | Path, half: bool = True) -> int:
+    """Copy a checkpoint's EMA (else trained) weights alone, optionally as fp16; return the file size.
+
+    The model config travels in the metadata, so the output loads with :func:`load_checkpoint`.
+    """
+    metadata = read_metadata(checkpoint)
+    with safe_open(str(checkpoint), framework="pt") as handle:
+        names = list(handle.keys())
+        prefix = EMA_PREFIX if any(n.startswith(EMA_PREFIX) for n in names) else MODEL_PREFIX
+        state = {n[len(prefix):]: handle.get_tensor(n) for n in names if n.startswith(prefix)}
+    if half:
+        state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+    config = ModelConfig.from_dict(json.loads(metadata["model_config"]))
+    extra = {k: v for k, v in metadata.items() if k in ("step", "run_config")}
+    save_weights(output, config, {EMA_PREFIX.rstrip("."): state}, extra)
+    return Path(output).stat().st_size

@@ -51,7 +51,7 @@ class VideoInfo:
 
 @dataclass(frozen=True)
 class Frame:
-    """One analysis frame: its grid time (s from the video's start) and RGB pixels (H, W, 3) uint8."""
+    """One analysis frame: its grid time (s from the video's start) and read-only RGB pixels (H, W, 3) uint8."""
 
     index: int
     time_s: float
@@ -178,6 +178,8 @@ def iter_frames(
             rgb = frame.reformat(width=size[0], height=size[1], format="rgb24", interpolation="AREA").to_ndarray()
             if info.rotation:
                 rgb = np.ascontiguousarray(np.rot90(rgb, k=info.rotation // 90))
+            # One array may stand for several grid points: read-only so no consumer changes the others.
+            rgb.flags.writeable = False
             return rgb
 
         try:

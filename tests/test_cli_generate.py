@@ -1,0 +1,96 @@
+"""The ``diffbgm generate`` command: outputs, one-line errors, no partial files, input untouched."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+from click.testing import CliRunner
+from scoring_helpers import one_second_video, three_shot_video, tiny_checkpoint
+
+from diffbgm.cli import cli
+from diffbgm.pipeline import DEFAULT_WEIGHTS
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cli_generate")
+    return {
+        "folder": folder,
+        "model": tiny_checkpoint(folder / "tiny.safetensors"),
+        "video": three_shot_video(folder / "clip.mp4"),
+        "short": one_second_video(folder / "short.mp4"),
+    }
+
+
+def _run(*args: str):
+    return CliRunner().invoke(cli, ["generate", *map(str, args)])
+
+
+def _digest(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _assert_one_line_error(result, needle: str) -> None:
+    assert result.exit_code != 0
+    assert "Traceback" not in result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and needle in lines[0], result.output
+
+
+def test_generate_then_regenerate(files, tmp_path):
+    before = _digest(files["video"])
+    out = tmp_path / "scored.mp4"
+    common = ["--model", files["model"], "--steps", "1", "--no-cache"]
+    result = _run(files["video"], "-o", out, *common, "--seed", "5", "--mood", "calm, warm",
+                  "--keep-audio", "-12dB", "--tempo-range", "80", "130")
+    assert result.exit_code == 0, result.output
+    assert "cuts on downbeats" in result.output
+    for suffix in (".mp4", ".mid", ".wav", ".json", ".png", ".npz"):
+        assert out.with_suffix(suffix).is_file()
+    manifest = json.loads(out.with_suffix(".json").read_text())
+    assert manifest["seed"] == 5 and manifest["options"]["mood"] == "calm, warm"
+    assert manifest["options"]["tempo_range"] == [80.0, 130.0] and manifest["options"]["keep_audio"] == "-12dB"
+    result = _run(files["video"], "-o", out, *common, "--regenerate", "0", "2")
+    assert result.exit_code == 0, result.output
+    manifest = json.loads(out.with_suffix(".json").read_text())
+    assert manifest["revision"] == 1 and manifest["seed"] == 5
+    assert _digest(files["video"]) == before
+
+
+def test_not_a_video(files, tmp_path):
+    text = tmp_path / "notes.mp4"
+    text.write_text("not a video at all")
+    result = _run(text, "-o", tmp_path / "out.mp4", "--model", files["model"])
+    _assert_one_line_error(result, "notes.mp4")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.mp4"]
+
+
+def test_video_shorter_than_a_bar(files, tmp_path):
+    result = _run(files["short"], "-o", tmp_path / "out.mp4", "--model", files["model"], "--no-cache")
+    _assert_one_line_error(result, "shorter than one bar")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unwritable_output_and_output_over_input(files, tmp_path):
+    result = _run(files["video"], "-o", tmp_path / "missing" / "out.mp4", "--model", files["model"])
+    _assert_one_line_error(result, "does not exist")
+    result = _run(files["video"], "-o", files["video"], "--model", files["model"])
+    _assert_one_line_error(result, "is the input video")
+
+
+def test_missing_model(files, tmp_path):
+    result = _run(files["video"], "-o", tmp_path / "out.mp4", "--model", tmp_path / "nothing.safetensors")
+    _assert_one_line_error(result, "model not found")
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"\0" * 64)
+    _assert_one_line_error(_run(files["video"], "-o", tmp_path / "out.mp4", "--model", junk), "safetensors")
+    if not DEFAULT_WEIGHTS.is_file():
+        _assert_one_line_error(_run(files["video"], "-o", tmp_path / "out.mp4"), "no default model shipped; pass --model")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["junk.safetensors"]
+
+
+def test_regenerate_without_an_earlier_result(files, tmp_path):
+    result = _run(files["video"], "-o", tmp_path / "out.mp4", "--model", files["model"], "--regenerate", "1", "2")
+    _assert_one_line_error(result, "no earlier result")

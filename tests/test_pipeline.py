@@ -1,0 +1,189 @@
+"""End-to-end tests of the scoring pipeline with a tiny random model on a short synthetic video."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import av
+import numpy as np
+import pretty_midi
+import pytest
+from scoring_helpers import FPS, one_second_video, three_shot_video, tiny_checkpoint
+
+from diffbgm.music.grid import STEPS_PER_BAR, STEPS_PER_BEAT
+from diffbgm.music.notes import Note
+from diffbgm.music.pianoroll import PianoRoll
+from diffbgm.conditions.timing import TimingConfig, plan_timing
+from diffbgm.pipeline import (
+    DEFAULT_WEIGHTS,
+    GenerationError,
+    GenerationOptions,
+    ScoringPipeline,
+    estimate_key,
+    shape_ending,
+    side_paths,
+    window_seed,
+)
+
+OPTIONS = GenerationOptions(steps=2, seed=3)
+MANIFEST_KEYS = {"duration_s", "tempo_bpm", "downbeats_s", "beats_s", "cuts_s", "seed", "model_sha256", "options",
+                 "cut_alignment", "cut_error_steps", "bar_bpm", "n_bars", "ending"}
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    return tmp_path_factory.mktemp("generate")
+
+
+@pytest.fixture(scope="module")
+def pipeline(workdir):
+    return ScoringPipeline.from_checkpoint(tiny_checkpoint(workdir / "tiny.safetensors"))
+
+
+@pytest.fixture(scope="module")
+def video(workdir):
+    return three_shot_video(workdir / "three_shots.mp4")
+
+
+@pytest.fixture(scope="module")
+def result(pipeline, video, workdir):
+    (workdir / "first").mkdir()
+    return pipeline(video, workdir / "first" / "scored.mp4", OPTIONS)
+
+
+def _stream_seconds(stream) -> float:
+    return float(stream.duration * stream.time_base)
+
+
+def test_outputs_play_and_last_as_long_as_the_video(result, video):
+    paths = result.files
+    assert all(path.is_file() for path in paths.values())
+    with av.open(str(video)) as source:
+        video_s = _stream_seconds(source.streams.video[0])
+    with av.open(str(paths["video"])) as scored:
+        assert len(scored.streams.video) == 1 and len(scored.streams.audio) == 1
+        audio = scored.streams.audio[0]
+        samples = sum(frame.samples for frame in scored.decode(audio))
+    assert abs(samples / audio.rate - video_s) <= 1.0 / FPS + 1024 / audio.rate
+    import wave
+
+    with wave.open(str(paths["wav"])) as wav:
+        assert abs(wav.getnframes() / wav.getframerate() - result.plan.duration_s) <= 1.0 / FPS
+    assert paths["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # Nothing else (no staging folders or temp files) is left beside the outputs.
+    assert sorted(p.name for p in paths["video"].parent.iterdir()) == sorted(p.name for p in paths.values())
+
+
+def test_midi_has_the_solved_tempo_changes_and_ends_with_the_video(result):
+    plan = result.plan
+    pm = pretty_midi.PrettyMIDI(str(result.files["mid"]))
+    times, tempi = pm.get_tempo_changes()
+    runs = [plan.bar_bpm[0]] + [b for a, b in zip(plan.bar_bpm, plan.bar_bpm[1:]) if abs(a - b) > 1e-6]
+    np.testing.assert_allclose(tempi, runs, rtol=1e-4)
+    np.testing.assert_allclose(pm.get_downbeats()[: plan.n_bars], plan.downbeats_s[:-1], atol=2e-3)
+    notes = [n for inst in pm.instruments for n in inst.notes]
+    assert notes and max(n.end for n in notes) <= plan.duration_s + 1e-3
+
+
+def test_manifest_is_complete_and_cuts_fall_on_downbeats(result, pipeline):
+    manifest = json.loads(result.files["json"].read_text())
+    assert MANIFEST_KEYS <= set(manifest)
+    assert manifest["seed"] == OPTIONS.seed and manifest["options"] == OPTIONS.to_dict()
+    assert manifest["model_sha256"] == pipeline.model_sha256 and len(manifest["model_sha256"]) == 64
+    assert manifest["duration_s"] == pytest.approx(6.5, abs=1.0 / FPS)
+    np.testing.assert_allclose(manifest["cuts_s"], [2.0, 4.0], atol=1.5 / FPS)
+    assert manifest["cut_alignment"]["aligned_fraction"] >= 0.8
+    assert manifest["downbeats_s"][-1] == pytest.approx(manifest["duration_s"])
+
+
+def test_same_seed_gives_identical_midi_and_another_seed_differs(pipeline, video, result, workdir):
+    again = pipeline(video, workdir / "again.mp4", OPTIONS)
+    assert again.files["mid"].read_bytes() == result.files["mid"].read_bytes()
+    other = pipeline(video, workdir / "other.mp4", GenerationOptions(steps=2, seed=4))
+    assert other.files["mid"].read_bytes() != result.files["mid"].read_bytes()
+
+
+def test_regenerate_changes_only_the_range(pipeline, video, result, workdir):
+    folder = workdir / "regen"
+    folder.mkdir()
+    for path in result.files.values():
+        shutil.copy(path, folder / path.name)
+    target = folder / result.files["video"].name
+    before = np.load(side_paths(target)["npz"])["roll"]
+    start_s, end_s = 2.1, 3.9  # widened to whole beats: 2.0 .. 4.0 s
+    redone = pipeline.regenerate(video, target, start_s, end_s)
+    after = np.load(side_paths(target)["npz"])["roll"]
+    tempo = result.plan.tempo_map
+    first = int(np.floor(tempo.beat_of_time(start_s))) * STEPS_PER_BEAT
+    last = int(np.ceil(tempo.beat_of_time(end_s))) * STEPS_PER_BEAT
+    np.testing.assert_array_equal(after[:, :first], before[:, :first])
+    np.testing.assert_array_equal(after[:, last:], before[:, last:])
+    assert not np.array_equal(after[:, first:last], before[:, first:last])
+    manifest = json.loads(side_paths(target)["json"].read_text())
+    assert manifest["revision"] == 1 and manifest["regenerated"] == [pytest.approx([2.0, 4.0], abs=1e-6)]
+    # The MIDI notes that end before the range are the same notes.
+    early = lambda pm: [(n.pitch, round(n.start, 4), round(n.end, 4), n.velocity)  # noqa: E731
+                        for n in pm.instruments[0].notes if n.end <= 2.0 - 1e-3]
+    old_pm = pretty_midi.PrettyMIDI(str(result.files["mid"]))
+    assert early(pretty_midi.PrettyMIDI(str(redone.files["mid"]))) == early(old_pm) != []
+
+
+def test_a_failure_leaves_no_output(pipeline, video, workdir, monkeypatch):
+    import diffbgm.pipeline as module
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(module, "render_picture", broken)
+    folder = workdir / "failing"
+    folder.mkdir()
+    with pytest.raises(OSError, match="disk full"):
+        pipeline(video, folder / "out.mp4", OPTIONS)
+    assert list(folder.iterdir()) == []
+
+
+def test_bad_requests_fail_with_one_line(pipeline, workdir):
+    short = one_second_video(workdir / "short.mp4")
+    with pytest.raises(GenerationError, match="shorter than one bar"):
+        pipeline(short, workdir / "short_out.mp4", OPTIONS)
+    with pytest.raises(GenerationError, match="does not exist"):
+        pipeline(short, workdir / "missing" / "out.mp4", OPTIONS)
+    with pytest.raises(GenerationError, match="unknown sampler"):
+        pipeline(short, workdir / "x.mp4", GenerationOptions(sampler="euler"))
+    with pytest.raises(GenerationError, match="no earlier result"):
+        pipeline.regenerate(short, workdir / "never.mp4", 0.0, 1.0)
+    assert not (workdir / "short_out.mp4").exists() and not (workdir / "short_out.json").exists()
+
+
+def test_missing_model_messages(tmp_path):
+    with pytest.raises(GenerationError, match="model not found"):
+        ScoringPipeline.from_checkpoint(tmp_path / "none.safetensors")
+    if not DEFAULT_WEIGHTS.is_file():
+        with pytest.raises(GenerationError, match="^no default model shipped; pass --model$"):
+            ScoringPipeline.from_checkpoint(None)
+
+
+def test_window_seeds_are_fixed_and_distinct():
+    assert window_seed(0, 1) == window_seed(0, 1)
+    assert len({window_seed(s, w, r) for s in range(3) for w in range(3) for r in range(2)}) == 18
+
+
+def test_key_estimate_and_ending_on_a_hand_made_piece():
+    # An A-minor arpeggio every beat over 4 bars at 120 BPM, the video ending 0.3 s before the last bar line.
+    plan = plan_timing(7.7, [], TimingConfig(bpm=120.0))
+    pitches = [57, 60, 64, 69, 72, 64, 60, 57]
+    notes = [Note(pitches[b % 8], b * STEPS_PER_BEAT, 8) for b in range(plan.n_beats)]
+    roll = PianoRoll.from_notes(notes, n_steps=plan.n_beats * STEPS_PER_BEAT)
+    assert estimate_key(roll) == (9, "minor")
+    shaped, info = shape_ending(roll, plan, fade_bars=2, cadence=True)
+    assert info["key_tonic"] == 9 and info["key_mode"] == "minor" and info["cadence"]
+    end_step = info["end_step"]
+    assert end_step == int(np.floor(plan.tempo_map.beat_of_time(7.7) * STEPS_PER_BEAT))
+    out = shaped.to_notes()
+    assert max(n.end for n in out) <= end_step
+    last_bar = (plan.n_bars - 1) * STEPS_PER_BAR
+    chord = sorted(n.pitch % 12 for n in out if n.start == last_bar)
+    assert set(chord) == {9, 0, 4} and all(n.start <= last_bar for n in out)
+    velocities = [n.velocity for n in sorted(out, key=lambda n: n.start) if n.start < last_bar]
+    assert velocities[0] > velocities[-1] and velocities == sorted(velocities, reverse=True)
