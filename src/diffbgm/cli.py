@@ -223,7 +223,10 @@ def data_bgm909(videos_dir, midi_dir, out_dir, clip_dir, bert_dir, no_cache, dev
 @click.option("--data", "data_root", type=click.Path(file_okay=False), default=None,
               help="Override data.root (the folder `diffbgm data pop909` wrote).")
 @click.option("--device", default="cpu", help="Torch device (cpu, cuda).")
-def train(config_path, out_dir, resume, max_steps, max_minutes, data_root, device) -> None:
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="CPU threads for torch (default: torch's choice). On a busy shared machine 1 is often "
+                   "much faster than oversubscribed cores.")
+def train(config_path, out_dir, resume, max_steps, max_minutes, data_root, device, threads) -> None:
     """Train the denoiser described by CONFIG (e.g. configs/cpu.yaml); torchrun launches DDP."""
     import logging
 
@@ -248,6 +251,11 @@ def train(config_path, out_dir, resume, max_steps, max_minutes, data_root, devic
             if not torch.cuda.is_available():
                 raise ConfigError("--device cuda asked for, but torch sees no CUDA device")
         from diffbgm.training.run import train as run_training
+
+        if threads is not None:
+            import torch
+
+            torch.set_num_threads(threads)
 
         result = run_training(config, out_dir, device=device, resume=resume, max_steps=max_steps)
     except (ConfigError, ResumeError, CheckpointError) as error:

@@ -117,3 +117,88 @@ def split_batch(batch: dict[str, torch.Tensor], device: torch.device | str) -> t
     """A collated batch -> (``x`` on ``device``, :class:`ConditionBatch` on ``device``)."""
     conditions = ConditionBatch(batch["dynamic"], batch["semantic"], batch["segments"])
     return batch["x"].to(device), conditions.to(device)
+
+
+def _beat_rows(n_rows: int, n_beats: int) -> np.ndarray:
+    """Feature row of each song beat, resampled as the official Diff-BGM loader: ``int(i * T / n_beats)``."""
+    return np.minimum((np.arange(n_beats) * n_rows) // max(n_beats, 1), n_rows - 1)
+
+
+def _beat_shots(scenes: list[tuple[int, int]], n_beats: int) -> np.ndarray:
+    """Shot index of each song beat.
+
+    BGM909 gives shots in video frames and no frame rate; the videos span their songs, so beat ``i``
+    is placed at the same fraction of the video (its centre, ``(i + 0.5) / n_beats``).
+    """
+    if not scenes:
+        return np.zeros(n_beats, dtype=np.int64)
+    starts = np.array([start for start, _ in scenes])
+    frames = (np.arange(n_beats) + 0.5) / n_beats * (scenes[-1][1] + 1)
+    return np.clip(np.searchsorted(starts, frames, side="right") - 1, 0, len(scenes) - 1)
+
+
+class Bgm909Windows(Dataset):
+    """POP909 windows paired with BGM909 video features: the paper's training data.
+
+    The dynamic stream is the per-beat visual (CLIP) features, the semantic stream the per-beat
+    caption (BERT) features, and the segments are the video's shots, as in Diff-BGM. Only songs with
+    BGM909 files are kept. Song features are read on demand (a few songs cached), since all of
+    BGM909 in memory would take over a gigabyte.
+
+    Parameters
+    ----------
+    windows:
+        POP909 windows (a :class:`diffbgm.music.dataset.WindowStore`).
+    root:
+        The BGM909 feature folder (:mod:`diffbgm.video.bgm909` layout).
+    pitch_shift:
+        As :class:`Pop909Windows` (conditions come from the video, so they do not move).
+    """
+
+    def __init__(self, windows: Sequence[MusicWindow], root, pitch_shift: int = 0, cache_songs: int = 32) -> None:
+        from functools import lru_cache
+
+        from diffbgm.video.bgm909 import list_bgm909, read_bgm909
+
+        self.windows = windows
+        self.pitch_shift = pitch_shift
+        available = set(list_bgm909(root))
+        self._keep: list[tuple[int, str, int]] = []
+        song_beats: dict[str, int] = {}
+        for index in range(len(windows)):
+            window = windows[index]
+            if window.song in available:
+                self._keep.append((index, window.song, window.bar))
+                beats = window.bar * 4 + len(window.attributes["phrase_id"])
+                song_beats[window.song] = max(song_beats.get(window.song, 0), beats)
+        self._song_beats = song_beats
+        self._read = lru_cache(maxsize=cache_songs)(lambda song: read_bgm909(root, song))
+        if self._keep:
+            first = self._read(self._keep[0][1])
+            self.dynamic_dim, self.semantic_dim = first.visual.shape[1], first.caption.shape[1]
+        logger.info("%d windows of %d songs with BGM909 features", len(self._keep), len(song_beats))
+
+    def __len__(self) -> int:
+        return len(self._keep)
+
+    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, torch.Tensor]:
+        position, seed = key if isinstance(key, tuple) else (key, None)
+        index, song, bar = self._keep[position]
+        window = self.windows[index]
+        if self.pitch_shift and seed is not None:
+            from diffbgm.music.augment import can_transpose, transpose_window
+
+            shift = int(np.random.default_rng(seed).integers(-self.pitch_shift, self.pitch_shift + 1))
+            if shift and can_transpose(window, shift):
+                window = transpose_window(window, shift)
+        item = self._read(song)
+        n_beats = self._song_beats[song]
+        beats = slice(bar * 4, bar * 4 + len(window.attributes["phrase_id"]))
+        rows = _beat_rows(len(item.visual), n_beats)[beats]
+        shots = _beat_shots(item.scenes, n_beats)[beats]
+        return {
+            "x": roll_to_model(torch.from_numpy(np.ascontiguousarray(window.pianoroll, dtype=np.float32))),
+            "dynamic": torch.from_numpy(item.visual[rows]),
+            "semantic": torch.from_numpy(item.caption[rows]),
+            "segments": torch.from_numpy(relabel_segments(shots)),
+        }

@@ -11,36 +11,44 @@ import torch
 from diffbgm.diffusion.schedule import GaussianDiffusion
 from diffbgm.models.denoiser import DiffBGMDenoiser
 from diffbgm.training.config import ConfigError, RunConfig, check_data
-from diffbgm.training.datasets import Pop909Windows, split_batch
+from diffbgm.training.datasets import Bgm909Windows, Pop909Windows, split_batch
 from diffbgm.training.distributed import setup_distributed, teardown_distributed
 from diffbgm.training.trainer import Trainer, TrainResult
 
 logger = logging.getLogger(__name__)
 
 
+def _window_store(root: str, split: str):
+    from diffbgm.music.dataset import WindowStore
+
+    try:
+        store = WindowStore(Path(root), split)
+    except FileNotFoundError as error:
+        raise ConfigError(str(error)) from None
+    if len(store) == 0:
+        raise ConfigError(f"no {split} windows in {root}")
+    return store
+
+
 def build_dataset(config: RunConfig, device: str = "cpu"):
-    """The configured training data set."""
-    from diffbgm.conditions.text import SentenceEmbedder
-
+    """The configured training data set, its feature widths checked against the model config."""
     data = config.data
-    embedder = SentenceEmbedder(data.text_model or None, device=device)
     if data.dataset == "pop909":
-        from diffbgm.music.dataset import WindowStore
+        from diffbgm.conditions.dynamic import DYNAMIC_DIM
+        from diffbgm.conditions.text import SentenceEmbedder
 
-        try:
-            store = WindowStore(Path(data.root), data.split)
-        except FileNotFoundError as error:
-            raise ConfigError(str(error)) from None
-        if len(store) == 0:
-            raise ConfigError(f"no {data.split} windows in {data.root}")
-        dataset = Pop909Windows(store, embedder, pitch_shift=data.pitch_shift)
+        embedder = SentenceEmbedder(data.text_model or None, device=device)
+        dataset = Pop909Windows(_window_store(data.root, data.split), embedder, pitch_shift=data.pitch_shift)
+        widths = {"dynamic_dim": DYNAMIC_DIM, "semantic_dim": dataset.text_embeddings.shape[1]}
     else:
-        raise ConfigError("data.dataset bgm909 is not wired in yet; train on pop909")
-    if config.model.conditions.semantic_dim != dataset.text_embeddings.shape[1]:
-        raise ConfigError(
-            f"model.conditions.semantic_dim is {config.model.conditions.semantic_dim} but the text "
-            f"model gives {dataset.text_embeddings.shape[1]}-d embeddings"
-        )
+        dataset = Bgm909Windows(_window_store(data.music_root, data.split), data.root, data.pitch_shift)
+        if len(dataset) == 0:
+            raise ConfigError(f"no BGM909 song in {data.root} matches a {data.split} window of {data.music_root}")
+        widths = {"dynamic_dim": dataset.dynamic_dim, "semantic_dim": dataset.semantic_dim}
+    for name, width in widths.items():
+        configured = getattr(config.model.conditions, name)
+        if configured != width:
+            raise ConfigError(f"model.conditions.{name} is {configured} but the {data.dataset} data gives {width}")
     return dataset
 
 

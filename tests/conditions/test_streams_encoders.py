@@ -1,0 +1,65 @@
+"""ConditionBatch and the condition-stream encoders (null tokens, condition dropout)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from diffbgm.conditions import ConditionBatch
+from diffbgm.conditions.streams import ConditionStreams
+from diffbgm.diffusion import GaussianDiffusion
+from diffbgm.models import ConditionConfig, DiffusionConfig
+
+
+def batch(n: int = 3) -> ConditionBatch:
+    return ConditionBatch(torch.rand(n, 32, 4), torch.randn(n, 32, 384), torch.zeros(n, 32, dtype=torch.long))
+
+
+def test_condition_batch_checks_shapes_and_moves():
+    with pytest.raises(ValueError, match="semantic must be"):
+        ConditionBatch(torch.rand(2, 32, 4), torch.randn(2, 31, 384), torch.zeros(2, 32, dtype=torch.long))
+    conditions = batch()
+    moved = conditions.to("cpu")
+    assert torch.equal(moved.dynamic, conditions.dynamic) and len(moved) == 3
+    assert len(conditions[1]) == 1 and torch.equal(conditions[1].semantic[0], conditions.semantic[1])
+    assert len(ConditionBatch.cat([conditions, conditions[0]])) == 4
+
+
+def test_null_tokens_replace_only_the_dropped_windows():
+    streams = ConditionStreams(ConditionConfig(width=16))
+    conditions = batch()
+    t = torch.tensor([999, 999, 999])
+    with torch.no_grad():
+        plain, key_beats = streams(conditions, t)
+        dropped, _ = streams(conditions, t, torch.tensor([False, True, False]))
+    assert key_beats.tolist() == list(range(32))
+    assert torch.equal(dropped[0], plain[0]) and torch.equal(dropped[2], plain[2])
+    assert torch.equal(dropped[1], streams.semantic.null_tokens)
+
+
+def test_concat_keeps_both_streams_with_their_beats():
+    streams = ConditionStreams(ConditionConfig(width=16, selector="concat"))
+    tokens, key_beats = streams(batch(), torch.tensor([0, 500, 999]))
+    assert tokens.shape == (3, 64, 16)
+    assert key_beats.tolist() == list(range(32)) * 2
+
+
+class NullRecorder(torch.nn.Module):
+    """Records which windows the loss asked to run unconditionally."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.masks = []
+
+    def forward(self, x, t, conditions, null_mask):
+        self.masks.append(null_mask)
+        return torch.zeros_like(x)
+
+
+@pytest.mark.parametrize("p", [0.0, 0.15, 0.5])
+def test_loss_drops_conditions_at_the_configured_rate(p):
+    diffusion = GaussianDiffusion(DiffusionConfig(condition_dropout=p))
+    recorder = NullRecorder()
+    conditions = ConditionBatch(torch.rand(4000, 1, 4), torch.rand(4000, 1, 2), torch.zeros(4000, 1, dtype=torch.long))
+    diffusion.loss(recorder, torch.zeros(4000, 1, 1, 1), conditions, generator=torch.Generator().manual_seed(0))
+    assert abs(recorder.masks[0].float().mean().item() - p) < 0.03

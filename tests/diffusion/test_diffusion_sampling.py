@@ -1,0 +1,119 @@
+"""Noise schedule, classifier-free guidance, samplers and inpainting."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+from diffusers import DDPMScheduler
+
+from diffbgm.conditions import ConditionBatch
+from diffbgm.diffusion import GaussianDiffusion, guided_epsilon, model_to_roll, roll_to_model, sample
+from diffbgm.models import DiffBGMDenoiser
+from diffbgm.training.config import load_config
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def model() -> DiffBGMDenoiser:
+    torch.manual_seed(0)
+    network = DiffBGMDenoiser(load_config(CONFIGS / "tiny.yaml").model)
+    with torch.no_grad():  # fill the zero-initialised output layers so conditions matter
+        for parameter in network.parameters():
+            if not parameter.any():
+                parameter.normal_(0.0, 0.1)
+    return network.eval()
+
+
+def conditions(batch: int = 2, seed: int = 0) -> ConditionBatch:
+    generator = torch.Generator().manual_seed(seed)
+    return ConditionBatch(
+        torch.rand(batch, 32, 4, generator=generator),
+        torch.randn(batch, 32, 384, generator=generator),
+        torch.arange(32).div(8, rounding_mode="floor").expand(batch, 32).clone(),
+    )
+
+
+def test_scaling_round_trip():
+    roll = (torch.rand(2, 2, 8, 8) > 0.5).float()
+    assert torch.equal(roll_to_model(roll).unique(), torch.tensor([-1.0, 1.0]))
+    assert torch.equal(model_to_roll(roll_to_model(roll)), roll)
+
+
+def test_schedule_matches_diffusers_scaled_linear():
+    diffusion = GaussianDiffusion(load_config(CONFIGS / "tiny.yaml").model.diffusion)
+    reference = DDPMScheduler(num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear")
+    x0, noise = torch.randn(3, 2, 4, 4), torch.randn(3, 2, 4, 4)
+    t = torch.tensor([0, 500, 999])
+    assert torch.allclose(diffusion.add_noise(x0, noise, t), reference.add_noise(x0, noise, t), atol=1e-6)
+
+
+def test_loss_is_epsilon_mse(model):
+    diffusion = replace(load_config(CONFIGS / "tiny.yaml").model.diffusion, condition_dropout=0.0)
+    wrapper = GaussianDiffusion(diffusion)
+    x0 = roll_to_model((torch.rand(2, *model.sample_shape) > 0.9).float())
+    loss = wrapper.loss(model, x0, conditions(), generator=torch.Generator().manual_seed(0))
+    generator = torch.Generator().manual_seed(0)
+    t = torch.randint(0, 1000, (2,), generator=generator)
+    noise = torch.randn(x0.shape, generator=generator)
+    with torch.no_grad():
+        expected = ((model(wrapper.add_noise(x0, noise, t), t, conditions()) - noise) ** 2).mean()
+    assert torch.allclose(loss, expected)
+
+
+def test_guidance_one_is_conditional_zero_unconditional(model):
+    x = torch.randn(2, *model.sample_shape)
+    t = torch.tensor(600)
+    c = conditions()
+    with torch.no_grad():
+        cond = model(x, t.expand(2), c)
+        null = model(x, t.expand(2), c, torch.ones(2, dtype=torch.bool))
+        assert torch.allclose(guided_epsilon(model, x, t, c, 1.0), cond)
+        assert torch.allclose(guided_epsilon(model, x, t, c, 0.0), null)
+        assert torch.allclose(guided_epsilon(model, x, t, c, 0.5), (cond + null) / 2, atol=1e-5)
+        assert torch.allclose(guided_epsilon(model, x, t, c, 3.0), null + 3 * (cond - null), atol=1e-5)
+    assert not torch.allclose(cond, null)
+
+
+@pytest.mark.parametrize("sampler", ["ddpm", "ddim", "dpmpp"])
+def test_samplers_give_rolls_and_are_seeded(model, sampler):
+    out = sample(model, conditions(), sampler=sampler, steps=4, guidance_scale=2.0,
+                 generator=torch.Generator().manual_seed(5))
+    again = sample(model, conditions(), sampler=sampler, steps=4, guidance_scale=2.0,
+                   generator=torch.Generator().manual_seed(5))
+    assert out.shape == (2, 2, 128, 128)
+    assert torch.equal(out, again)
+    assert 0.0 <= out.min() and out.max() <= 1.0
+    # outside the modelled pitch columns (56..71) stays silent
+    assert out[..., :56].abs().max() == 0 and out[..., 72:].abs().max() == 0
+
+
+def test_inpainting_keeps_the_known_region(model):
+    known = torch.zeros(2, 2, 128, 128)
+    known[:, 0, ::4, 60] = 1.0
+    known[:, 1, 1::4, 60] = 1.0
+    mask = torch.zeros(1, 1, 128, 1)
+    mask[:, :, :64] = 1.0
+    out = sample(model, conditions(), steps=5, guidance_scale=1.5, generator=torch.Generator().manual_seed(1),
+                 known=known, known_mask=mask)
+    assert torch.equal(out[:, :, :64, 56:72], known[:, :, :64, 56:72])
+    free = sample(model, conditions(), steps=5, guidance_scale=1.5, generator=torch.Generator().manual_seed(1))
+    assert not torch.equal(free[:, :, :64, 56:72], known[:, :, :64, 56:72])
+
+
+def test_sampler_rejects_bad_arguments(model):
+    with pytest.raises(ValueError, match="unknown sampler"):
+        sample(model, conditions(), sampler="euler")
+    with pytest.raises(ValueError, match="together"):
+        sample(model, conditions(), known=torch.zeros(2, 2, 128, 128))

@@ -1,0 +1,120 @@
+"""POP909 windows -> training examples; `diffbgm train` end to end on two real songs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from diffbgm.cli import cli
+from diffbgm.conditions.dynamic import dynamic_from_attributes
+from diffbgm.conditions.text import SentenceEmbedder
+from diffbgm.models import load_checkpoint
+from diffbgm.music.window import ATTRIBUTE_NAMES, MusicWindow
+from diffbgm.training.datasets import Pop909Windows, relabel_segments, segment_descriptions
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)  # `--threads 1` below sets the process-wide count
+
+
+@pytest.fixture(scope="module")
+def embedder() -> SentenceEmbedder:
+    return SentenceEmbedder()
+
+
+def window(phrases: list[int], mode: str = "major", low_notes: bool = False) -> MusicWindow:
+    roll = np.zeros((2, 128, 128), dtype=np.float32)
+    pitch = 40 if low_notes else 76
+    roll[0, ::4, pitch] = 1.0
+    attributes = {name: np.zeros(32, dtype=np.float32) for name in ATTRIBUTE_NAMES}
+    attributes["onset_density"][:] = 1.0
+    attributes["pitch_mean"][:] = pitch
+    attributes["phrase_id"][:] = np.asarray(phrases, dtype=np.float32)
+    attributes["phrase_boundary"][1:] = np.diff(attributes["phrase_id"]) != 0
+    return MusicWindow("001", 0, "train", roll, np.zeros((32, 36), np.float32), attributes,
+                       key_mode=mode, tempo_bpm=90.0)
+
+
+def test_relabel_segments_in_order_of_appearance():
+    assert relabel_segments(np.array([7, 7, 8, 8, 8, 9])).tolist() == [0, 0, 1, 1, 1, 2]
+    assert relabel_segments(np.array([3.0, 3.0, 3.0])).tolist() == [0, 0, 0]
+
+
+def test_examples_carry_scaled_roll_and_per_segment_semantics(embedder):
+    phrases = [4] * 20 + [5] * 12
+    windows = [window(phrases), window(phrases, mode="minor", low_notes=True)]
+    dataset = Pop909Windows(windows, embedder)
+    item = dataset[0]
+    assert item["x"].shape == (2, 128, 128) and set(item["x"].unique().tolist()) == {-1.0, 1.0}
+    assert item["segments"].tolist() == [0] * 20 + [1] * 12
+    assert torch.allclose(item["dynamic"], torch.from_numpy(dynamic_from_attributes(windows[0].attributes)))
+    texts = segment_descriptions(windows[0], item["segments"].numpy())
+    expected = torch.from_numpy(embedder.embed(texts))
+    assert torch.allclose(item["semantic"][0], expected[0]) and torch.allclose(item["semantic"][25], expected[1])
+    # a minor, low window is described differently from a major, high one
+    assert not torch.allclose(dataset[1]["semantic"][0], item["semantic"][0])
+    assert len(dataset.texts) == len(set(dataset.texts))
+
+
+def test_pitch_shift_depends_only_on_the_seed(embedder):
+    dataset = Pop909Windows([window([0] * 32)], embedder, pitch_shift=3)
+    shifted = [dataset[(0, (0, 0, seed))]["x"][0].argmax(dim=-1)[0].item() for seed in range(12)]
+    assert set(shifted) - {76} and all(73 <= p <= 79 for p in shifted)
+    assert dataset[(0, (0, 0, 5))]["x"].equal(dataset[(0, (0, 0, 5))]["x"])
+
+
+@pytest.mark.data
+def test_cli_trains_on_real_windows(tmp_path, pop909_root, structure_root, split_file):
+    from diffbgm.music.dataset import build_pop909
+
+    data = tmp_path / "windows"
+    build_pop909(pop909_root, structure_root, split_file, data, stride_bars=8, songs=["001", "003"],
+                 workers=1, progress=False)
+    out = tmp_path / "run"
+    args = ["train", str(CONFIGS / "tiny.yaml"), "--out", str(out), "--data", str(data), "--max-steps", "2",
+            "--threads", "1"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert "finished at step 2" in result.output
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1 and "--resume" in result.output
+    result = CliRunner().invoke(cli, args[:-4] + ["--max-steps", "3", "--resume"])
+    assert result.exit_code == 0, result.output
+    model, config = load_checkpoint(out / "checkpoint.safetensors", "cpu")
+    assert config.unet.pitch_low == 56
+    result = CliRunner().invoke(cli, ["export", str(out / "checkpoint.safetensors"), str(tmp_path / "w.safetensors")])
+    assert result.exit_code == 0
+    shipped, _ = load_checkpoint(tmp_path / "w.safetensors", "cpu")
+    for name, value in model.state_dict().items():
+        assert torch.allclose(shipped.state_dict()[name], value, atol=1e-2, rtol=1e-2)
+
+
+def test_bgm909_pairs_use_visual_caption_rows_and_shots(tmp_path):
+    from diffbgm.training.datasets import Bgm909Windows
+    from diffbgm.video.bgm909 import Bgm909Item, write_bgm909
+
+    n_beats = 64  # windows at bars 0 and 8 cover the song's 64 beats
+    visual = np.tile(np.arange(n_beats, dtype=np.float32)[:, None], (1, 512))
+    caption = np.tile(-np.arange(n_beats, dtype=np.float32)[:, None], (1, 768))
+    # 3 shots over 640 frames (10 frames per beat): beats 0..19, 20..47, 48..63
+    write_bgm909(tmp_path, "001", Bgm909Item(visual, caption, [(0, 199), (200, 479), (480, 639)]))
+    first, second = window([0] * 32), window([0] * 32)
+    second.bar = 8
+    other = window([0] * 32)
+    other.song = "002"  # no BGM909 files: left out
+    dataset = Bgm909Windows([first, other, second], tmp_path)
+    assert len(dataset) == 2 and (dataset.dynamic_dim, dataset.semantic_dim) == (512, 768)
+    item = dataset[1]
+    assert item["dynamic"][:, 0].tolist() == list(range(32, 64))
+    assert item["semantic"][:, 0].tolist() == [-b for b in range(32, 64)]
+    assert item["segments"].tolist() == [0] * 16 + [1] * 16
+    assert dataset[0]["segments"].tolist() == [0] * 20 + [1] * 12
