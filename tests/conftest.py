@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -46,3 +47,12 @@ def structure_root(data_root: Path) -> Path:
 @pytest.fixture(scope="session")
 def split_file(data_root: Path) -> Path:
     return _require(data_root / "pop909_split.json")
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Tiny tensors: one thread avoids oversubscribing CI's two shared cores (10x slower otherwise)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -74,8 +74,14 @@ def test_video_shorter_than_a_bar(files, tmp_path):
 
 
 def test_unwritable_output_and_output_over_input(files, tmp_path):
-    result = _run(files["video"], "-o", tmp_path / "missing" / "out.mp4", "--model", files["model"])
-    _assert_one_line_error(result, "does not exist")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = _run(files["video"], "-o", blocker / "out.mp4", "--model", files["model"])
+    _assert_one_line_error(result, "cannot create the output folder")
+    # A missing output folder is created like `mkdir -p`, and removed again when the run fails.
+    result = _run(files["video"], "-o", tmp_path / "new" / "deeper" / "out.mp4", "--model", tmp_path / "none.safetensors")
+    _assert_one_line_error(result, "model not found")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
     result = _run(files["video"], "-o", files["video"], "--model", files["model"])
     _assert_one_line_error(result, "is the input video")
 

@@ -327,8 +327,9 @@ def generate(ctx, video, output, model_path, bpm, tempo_range, steps, sampler, g
     """Write background music for VIDEO and put it on the picture."""
     import logging
 
-    from diffbgm.pipeline import GenerationError, GenerationOptions, ScoringPipeline
+    from diffbgm.pipeline import GenerationError, GenerationOptions, ScoringPipeline, side_paths
     from diffbgm.render.audio import SynthesisError
+    from diffbgm.render.output import OutputPathError, check_output_path
     from diffbgm.render.mux import MuxError
     from diffbgm.video.decode import VideoError
 
@@ -340,7 +341,10 @@ def generate(ctx, video, output, model_path, bpm, tempo_range, steps, sampler, g
     options = GenerationOptions(bpm=bpm, tempo_range=tuple(tempo_range), steps=steps, sampler=sampler,
                                 guidance=guidance, seed=seed, mood=mood, caption=caption, keep_audio=keep_audio,
                                 soundfont=str(soundfont) if soundfont else None)
+    created = _make_output_folder(output)
     try:
+        for path in side_paths(output).values():
+            check_output_path(path, inputs=(video,))
         pipeline = ScoringPipeline.from_checkpoint(model_path, device=device,
                                                    cache_dir=None if no_cache else _default_cache_dir())
         if regenerate is not None:
@@ -349,12 +353,36 @@ def generate(ctx, video, output, model_path, bpm, tempo_range, steps, sampler, g
             result = pipeline.regenerate(video, output, regenerate[0], regenerate[1], overrides=given)
         else:
             result = pipeline(video, output, options)
-    except (GenerationError, VideoError, SynthesisError, MuxError, OSError) as error:
+    except (GenerationError, OutputPathError, VideoError, SynthesisError, MuxError, OSError) as error:
+        _remove_empty_folders(created)
         raise click.ClickException(str(error).splitlines()[0] if str(error) else type(error).__name__) from None
+    except BaseException:
+        _remove_empty_folders(created)
+        raise
     plan = result.plan
     click.echo(f"{plan.n_bars} bars at {plan.tempo_bpm:.0f} BPM (median), "
                f"{100 * plan.aligned_fraction:.0f} % of {len(plan.cuts_s)} cuts on downbeats; wrote {output} "
                f"and {', '.join(p.name for k, p in result.files.items() if k != 'video')}")
+
+
+def _make_output_folder(output: Path) -> list[Path]:
+    """Create the missing folders above ``output`` (as ``mkdir -p``); return them, deepest first."""
+    missing = [folder for folder in [output.absolute().parent, *output.absolute().parent.parents]
+               if not folder.exists()]
+    try:
+        output.absolute().parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise click.ClickException(f"cannot create the output folder {output.parent}: {error.strerror}") from None
+    return missing
+
+
+def _remove_empty_folders(folders: list[Path]) -> None:
+    """Undo :func:`_make_output_folder` after a failure, so that a failed run leaves nothing behind."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
 
 
 def main() -> None:

@@ -11,18 +11,14 @@ from diffusers import DDPMScheduler
 
 from diffbgm.conditions import ConditionBatch
 from diffbgm.diffusion import GaussianDiffusion, guided_epsilon, model_to_roll, roll_to_model, sample
+from diffbgm.diffusion.sampling import make_scheduler
 from diffbgm.models import DiffBGMDenoiser
 from diffbgm.training.config import load_config
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
@@ -117,3 +113,23 @@ def test_sampler_rejects_bad_arguments(model):
         sample(model, conditions(), sampler="euler")
     with pytest.raises(ValueError, match="together"):
         sample(model, conditions(), known=torch.zeros(2, 2, 128, 128))
+
+
+@pytest.mark.parametrize("sampler", ["dpmpp", "ddim", "ddpm"])
+def test_sampling_starts_from_the_silent_roll_prior(model, sampler):
+    # The schedule keeps sqrt(alpha_bar_T) = 0.068 of signal, so the first input must sit at
+    # -0.068 (a silent roll, noised), not at 0: a zero-mean start made 10x too many notes.
+    inputs = []
+    handle = model.register_forward_pre_hook(lambda module, args: inputs.append(args[0].detach().clone()))
+    try:
+        sample(model, conditions(batch=4), sampler=sampler, steps=2, guidance_scale=1.0,
+               generator=torch.Generator().manual_seed(0))
+    finally:
+        handle.remove()
+    scheduler = make_scheduler(model.config.diffusion, sampler)
+    scheduler.set_timesteps(2)
+    first = scheduler.timesteps[0]
+    expected = -float(scheduler.alphas_cumprod[first].sqrt())
+    assert expected < -0.05
+    assert inputs[0].mean().item() == pytest.approx(expected, abs=0.01)
+    assert inputs[0].std().item() == pytest.approx(float((1 - scheduler.alphas_cumprod[first]).sqrt()), abs=0.05)

@@ -25,12 +25,7 @@ from diffbgm.training.trainer import EpochSampler, ResumeError, Trainer
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 class SyntheticWindows(torch.utils.data.Dataset):
