@@ -173,3 +173,12 @@ def test_cli_bad_inputs_fail_cleanly(tmp_path, monkeypatch):
         assert not out.exists(), kind
         assert _digest(path) == before, kind
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_cut_just_before_the_end_is_no_shot(tmp_path, encoder):
+    # 2 s red, 1 s blue, then 0.25 s of green: the last change is too close to the end to score.
+    frames = [*solid((200, 30, 30), 48), *solid((30, 30, 200), 24), *solid((30, 200, 30), 6)]
+    video = write_video(tmp_path / "tail.mp4", iter(frames), fps=24)
+    analysis = analyze_video(video, CONFIG, progress=False, encoder=encoder)
+    assert analysis.cuts_s == pytest.approx([2.0], abs=1 / CONFIG.fps)
+    assert analysis.shots[-1][1] == pytest.approx(analysis.duration_s)

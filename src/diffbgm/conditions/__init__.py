@@ -1,6 +1,6 @@
 """Condition streams shared by training and inference.
 
-A window is conditioned by two per-beat token streams (Diff-BGM, Sec. 3.2): a *dynamic* stream
+A window is conditioned by two per-beat token streams (Diff-BGM): a *dynamic* stream
 (features that change beat by beat, see :mod:`diffbgm.conditions.dynamic`) and a *semantic* stream
 (sentence embeddings of a description, see :mod:`diffbgm.conditions.mood`), plus per-beat segment ids
 (phrases at training time, shots at inference) for segment-aware cross-attention.

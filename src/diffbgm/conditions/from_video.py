@@ -3,7 +3,7 @@
 Each video curve (``VideoAnalysis.features``) is averaged over every beat of the :class:`TimingPlan`,
 normalised by the video's own 5th-95th percentiles (so that a dim video still has bright and dark
 moments) and mapped onto ``TYPICAL_RANGE``, the range the features take on POP909, so that the model sees
-conditions like the ones it was trained on (Diff-BGM feeds visual features in the same way, Sec. 3.3):
+conditions like the ones it was trained on (Diff-BGM feeds visual features in the same way):
 
     density  <- motion                      register <- brightness
     strength <- saliency and frame-difference peaks, full at each shot's first beat

@@ -40,7 +40,7 @@ class StreamProjection(nn.Module):
 class ConditionStreams(nn.Module):
     """Both streams and the feature selector: conditions + timestep -> cross-attention tokens.
 
-    The selector (Diff-BGM Sec. 3.3) feeds semantic tokens at high noise (``t > tau``), where the
+    The selector (Diff-BGM) feeds semantic tokens at high noise (``t > tau``), where the
     coarse content of the piece is decided, and dynamic tokens at low noise, where rhythm and
     details are refined. Ablation variants: ``semantic_only``, ``dynamic_only`` and ``concat`` (both
     token sequences side by side at every step).

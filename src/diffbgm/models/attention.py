@@ -1,4 +1,4 @@
-"""Spatial transformer blocks with segment-aware cross-attention (Diff-BGM Sec. 3.4).
+"""Spatial transformer blocks with segment-aware cross-attention (Diff-BGM).
 
 The piano roll's rows are time and its columns pitches. Condition tokens are per beat. With
 segment-aware cross-attention a music position whose time falls in a beat of segment ``k`` (a phrase

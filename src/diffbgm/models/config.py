@@ -70,7 +70,7 @@ class UNetConfig:
 
 @dataclass(frozen=True)
 class ConditionConfig:
-    """Condition streams, feature selector and segment-aware attention (Diff-BGM Sec. 3.2-3.3)."""
+    """Condition streams, feature selector and segment-aware attention (Diff-BGM)."""
 
     dynamic_dim: int = 4
     semantic_dim: int = 384

@@ -310,7 +310,13 @@ def _run_analysis(
         embedded.append(encoder.embed(np.stack(batch)))
     frame_times = np.asarray(times, np.float64)
     duration_s = max(float(info.duration_s), float(frame_times[-1]) + 1.0 / config.fps)
-    shot_list = cuts if cuts is not None else ShotList(tuple(detector.finish()), duration_s)
+    if cuts is not None:
+        shot_list = cuts
+    else:
+        # PySceneDetect keeps shots min_shot_s apart but not from the video's end, where a fade to
+        # black ends in a "cut" a frame or two before the last frame: no shot worth scoring.
+        detected = [t for t in detector.finish() if t <= duration_s - config.min_shot_s]
+        shot_list = ShotList(tuple(detected), duration_s)
     shot_list = ShotList(shot_list.cuts_s, duration_s)
     cut_indices = np.searchsorted(frame_times, np.asarray(shot_list.cuts_s) - 1e-6)
     features = mark_cuts(dynamics.finish(), cut_indices)
