@@ -96,14 +96,14 @@ def test_tempo_changes_only_at_cuts():
         assert np.min(np.abs(cuts - plan.beats_s[beat])) < 1e-9
 
 
-def test_demo_edit_does_not_swing_between_tempi():
-    # Shots of 6, 5, 4, 5 and 4 s: whole bars on every shot would alternate 120 and 96 BPM.
+def test_demo_edit_puts_every_cut_on_a_downbeat_with_bounded_changes():
+    # Shots of 6, 5, 4, 5 and 4 s: no single tempo in range fits them all, so the tempo changes at
+    # cuts (and only there), by no more than a quarter.
     plan = plan_timing(24.0, [6.0, 11.0, 15.0, 20.0])
     tempi = _stretch_tempi(plan)
-    steps = np.diff(tempi)
-    assert np.all(steps > 0) or np.all(steps < 0) or len(tempi) == 1
-    assert np.max(np.abs(np.diff(np.log(tempi))), initial=0.0) <= np.log(1.2) + 1e-9
-    assert plan.aligned_fraction >= 0.75
+    assert plan.aligned_fraction == 1.0
+    assert np.max(np.abs(np.diff(np.log(tempi))), initial=0.0) <= np.log(1.25) + 1e-9
+    assert len(tempi) <= 5
 
 
 def test_cut_falls_on_a_beat_rather_than_a_big_tempo_swing():
@@ -123,6 +123,6 @@ def test_typical_edits_keep_alignment_with_moderate_changes():
         ratios = np.abs(np.diff(np.log(_stretch_tempi(plan))))
         big_changes += int(np.sum(ratios > np.log(1.15) + 1e-9))
         changes += len(cuts)
-    assert np.mean(aligned) >= 0.8
+    assert np.mean(aligned) >= 0.85
     # Whole bars per shot alone changes tempo by more than 15 % at about half of the cuts.
-    assert big_changes / changes < 0.3
+    assert big_changes / changes < 0.35

@@ -48,7 +48,8 @@ class TimingConfig:
         their neighbours.
     max_tempo_change:
         Relative tempo change between neighbouring stretches above which changes become expensive
-        (``0.15`` = 15 %).
+        (``0.2`` = 20 %; tempo changes happen only at cuts, where a film score may change pace: a
+        stricter bound put fewer cuts on downbeats, 85 % against 87 % on random 1.5-6 s edits).
     tempo_change_weight:
         Cost of a tempo change per squared octave (log2 ratio).
     excess_change_weight:
@@ -71,7 +72,7 @@ class TimingConfig:
     bpm_range: tuple[float, float] = (70.0, 140.0)
     bpm: float | None = None
     min_segment_beats: int = 2
-    max_tempo_change: float = 0.15
+    max_tempo_change: float = 0.2
     tempo_change_weight: float = 1.0
     excess_change_weight: float = 5.0
     off_downbeat_cost: float = 2.0
