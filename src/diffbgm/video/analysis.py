@@ -65,8 +65,8 @@ class AnalysisConfig:
     label_count: int = 2
 
     def key(self) -> str:
-        """A short stable digest of the configuration."""
-        text = json.dumps(dataclasses.asdict(self), sort_keys=True)
+        """A short stable digest of the configuration and of :data:`ANALYSIS_VERSION`."""
+        text = json.dumps({"version": ANALYSIS_VERSION, **dataclasses.asdict(self)}, sort_keys=True)
         return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
@@ -182,6 +182,11 @@ class VideoAnalysis:
             source_hash=meta.get("source_hash", ""),
             config=meta.get("config", {}),
         )
+
+
+# Part of every cache key: bump it whenever a change to the analysis changes its results, so that a
+# cached analysis from an older diffbgm is not served (2: no cut within min_shot_s of the end).
+ANALYSIS_VERSION = 2
 
 
 def file_hash(path: str | Path, chunk_bytes: int = 1 << 20) -> str:
