@@ -79,9 +79,8 @@ def data_pop909(pop909_dir, structure_dir, split_file, out_dir, stride_bars, son
 def evaluate(paths, json_path, reference, gps_positions) -> None:
     """Objective metrics (PCHE, GPS, SI, ...) of MIDI files or folders."""
     import json
-    import os
-    import tempfile
 
+    from diffbgm.atomic import atomic_output
     from diffbgm.evaluation.evaluate import EvaluationInputError, evaluate_files, find_midi_files
 
     try:
@@ -102,10 +101,8 @@ def evaluate(paths, json_path, reference, gps_positions) -> None:
             result["reference"] = {k: v for k, v in ref.items() if k != "files"}
             result["difference"] = {k: result[k] - ref[k] for k in metrics}
         json_path.parent.mkdir(parents=True, exist_ok=True)
-        handle, tmp = tempfile.mkstemp(dir=json_path.parent, suffix=".tmp")
-        with os.fdopen(handle, "w") as stream:
-            json.dump(result, stream, indent=2)
-        os.replace(tmp, json_path)
+        with atomic_output(json_path) as temp:
+            temp.write_text(json.dumps(result, indent=2))
 
 
 # --- video commands -------------------------------------------------------------------------------

@@ -39,7 +39,8 @@ from diffbgm.conditions.from_video import (
 )
 from diffbgm.conditions.text import SentenceEmbedder
 from diffbgm.conditions.timing import TimingConfig, TimingPlan, plan_from_beats, plan_timing
-from diffbgm.evaluation.metrics import MAJOR_PROFILE, MINOR_PROFILE
+from diffbgm.evaluation.metrics import beat_notes_from_pianoroll
+from diffbgm.evaluation.metrics import estimate_key as estimate_key_of_notes
 from diffbgm.music.grid import N_PITCHES, ONSET, STEPS_PER_BAR, STEPS_PER_BEAT, SUSTAIN, WINDOW_BEATS, WINDOW_STEPS
 from diffbgm.music.notes import DEFAULT_VELOCITY, Note
 from diffbgm.music.pianoroll import PianoRoll
@@ -165,17 +166,8 @@ def window_seed(seed: int, window: int, revision: int = 0) -> int:
 
 
 def estimate_key(roll: PianoRoll) -> tuple[int, str]:
-    """Krumhansl-Kessler key (tonic pitch class, ``major``/``minor``) of duration-weighted pitch classes."""
-    notes = roll.to_notes()
-    histogram = np.zeros(12)
-    for note in notes:
-        histogram[note.pitch % 12] += note.duration
-    if histogram.std() == 0:
-        return 0, "major"
-    scores = [(np.corrcoef(histogram, np.roll(profile, tonic))[0, 1], tonic, mode)
-              for tonic in range(12) for mode, profile in (("major", MAJOR_PROFILE), ("minor", MINOR_PROFILE))]
-    _, tonic, mode = max(scores)
-    return tonic, mode
+    """Krumhansl-Kessler key (tonic pitch class, ``major``/``minor``) of ``roll``, as the metrics estimate it."""
+    return estimate_key_of_notes(beat_notes_from_pianoroll(roll.to_array()))
 
 
 def shape_ending(roll: PianoRoll, plan: TimingPlan, fade_bars: int, cadence: bool) -> tuple[PianoRoll, dict]:

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from diffbgm.render.output import OutputPathError, atomic_output, check_output_path
+from diffbgm.render.output import OutputPathError, check_output_path
 
 
 def test_check_output_path_rejects_bad_targets(tmp_path):
@@ -31,16 +31,3 @@ def test_check_output_path_rejects_read_only_folder(tmp_path):
             check_output_path(folder / "out.mp4")
     finally:
         folder.chmod(0o755)
-
-
-def test_atomic_output_keeps_old_file_on_failure(tmp_path):
-    target = tmp_path / "out.txt"
-    target.write_text("old")
-    with pytest.raises(RuntimeError):
-        with atomic_output(target) as temp:
-            temp.write_text("half")
-            raise RuntimeError("boom")
-    assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["out.txt"]
-    with atomic_output(target) as temp:
-        temp.write_text("new")
-    assert target.read_text() == "new" and [p.name for p in tmp_path.iterdir()] == ["out.txt"]

@@ -8,8 +8,6 @@ config, so a file alone rebuilds the network (nanoGPT style).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import torch
@@ -17,6 +15,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import nn
 
+from diffbgm.atomic import atomic_output
 from diffbgm.models.config import ConfigError, ModelConfig
 from diffbgm.models.denoiser import DiffBGMDenoiser
 
@@ -43,14 +42,8 @@ def save_weights(
     meta = {"format": "diffbgm", "model_config": json.dumps(model_config.to_dict())}
     meta.update(metadata or {})
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(handle)
-    try:
-        save_file(flat, temp, metadata=meta)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    with atomic_output(path) as temp:
+        save_file(flat, str(temp), metadata=meta)
 
 
 def read_metadata(path: str | Path) -> dict[str, str]:

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -28,6 +26,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from diffbgm.atomic import atomic_output
 from diffbgm.music.grid import BEATS_PER_BAR, STEPS_PER_BEAT, WINDOW_BARS, WINDOW_BEATS, WINDOW_STEPS, N_PITCHES
 from diffbgm.music.notes import Note
 from diffbgm.music.pop909 import AnnotationError, Pop909Song, load_song
@@ -128,14 +127,8 @@ def render_window(record: dict[str, np.ndarray], bar: int) -> tuple[np.ndarray, 
 
 
 def _atomic_write_bytes(path: Path, write) -> None:
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            write(stream)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_output(path) as temp, open(temp, "wb") as stream:
+        write(stream)
 
 
 def write_shard(path: Path, record: dict[str, np.ndarray]) -> None:

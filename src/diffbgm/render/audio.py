@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pretty_midi
 
-from diffbgm.render.output import atomic_output
+from diffbgm.atomic import atomic_output
 
 logger = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import av
 import numpy as np
 
+from diffbgm.atomic import atomic_output
 from diffbgm.render.audio import Audio
-from diffbgm.render.output import atomic_output
 
 AUDIO_CODECS = {".mp4": "aac", ".m4v": "aac", ".mov": "aac", ".mkv": "aac", ".webm": "libopus"}
 AUDIO_BITRATE = 192_000

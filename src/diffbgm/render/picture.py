@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
+from diffbgm.atomic import atomic_output
 from diffbgm.conditions.timing import TimingPlan
 from diffbgm.music.grid import STEPS_PER_BEAT
 from diffbgm.music.pianoroll import PianoRoll
-from diffbgm.render.output import atomic_output
 
 
 def render_picture(

@@ -14,9 +14,7 @@ import copy
 import csv
 import logging
 import math
-import os
 import signal
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -30,6 +28,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from diffbgm.atomic import atomic_output
 from diffbgm.training.config import TrainingConfig
 
 logger = logging.getLogger(__name__)
@@ -88,17 +87,6 @@ def _set_rng_state(state: dict[str, Any], device: torch.device) -> None:
     np.random.set_state(state["numpy"])
     if device.type == "cuda" and "cuda" in state:
         torch.cuda.set_rng_state(state["cuda"], device)
-
-
-def _atomic(path: Path, write: Callable[[str], None]) -> None:
-    handle, temp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(handle)
-    try:
-        write(temp)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
 
 
 class Trainer:
@@ -210,8 +198,10 @@ class Trainer:
             "metadata": self.metadata,
             "elapsed": self._elapsed(),
         }
-        _atomic(self.state_path, lambda temp: torch.save(state, temp))
-        _atomic(self.weights_path, lambda temp: save_file(tensors, temp, metadata=metadata))
+        with atomic_output(self.state_path) as temp:
+            torch.save(state, temp)
+        with atomic_output(self.weights_path) as temp:
+            save_file(tensors, str(temp), metadata=metadata)
         self._plot_curve()
 
     def load_checkpoint(self) -> None:
@@ -274,7 +264,8 @@ class Trainer:
         axis.set_yscale("log")
         axis.legend()
         figure.tight_layout()
-        _atomic(self.out_dir / CURVE_FILE, lambda temp: figure.savefig(temp, format="png", dpi=100))
+        with atomic_output(self.out_dir / CURVE_FILE) as temp:
+            figure.savefig(temp, format="png", dpi=100)
         plt.close(figure)
 
     # -- loop -----------------------------------------------------------------------------------

@@ -42,6 +42,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from diffbgm.atomic import atomic_output
+
 logger = logging.getLogger(__name__)
 
 VISUAL_DIR = "new_raw_video_feats"
@@ -103,14 +105,8 @@ def _paths(root: Path, song_id: str) -> dict[str, Path]:
 
 def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(handle)
-    try:
-        write(Path(temp))
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    with atomic_output(path) as temp:
+        write(temp)
 
 
 def _save_npy(array: np.ndarray) -> Callable[[Path], None]:
