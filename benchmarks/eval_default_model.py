@@ -2,13 +2,14 @@
 
 Usage:
     python3 benchmarks/eval_default_model.py --data runs/pop909 [--checkpoint runs/default/model.safetensors]
-        [--n 240] [--steps 20] [--guidance 2.0] [--sampler dpmpp] [--device cuda]
+        [--n 240] [--steps 20] [--guidance 2.0] [--sampler dpmpp] [--device cuda] [--song-key]
         [--json eval.json] [--markdown eval.md]
 
 ``--data`` is a window data set built by ``diffbgm data pop909``. Conditions come from the real songs,
 built exactly as at training (:class:`diffbgm.training.datasets.Pop909Windows`). Without
 ``--checkpoint`` only the baselines run (ground truth, shuffled, density-matched), which checks the
-harness. Prints the comparison table and timings; writes JSON and Markdown when asked.
+harness. ``--song-key`` adds a second model column sampled with the pitches outside each song's
+annotated key held silent (what ``diffbgm generate --key`` does), from the same initial noise. Prints the comparison table and timings; writes JSON and Markdown when asked.
 """
 
 from __future__ import annotations
@@ -16,14 +17,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+from diffbgm.atomic import atomic_output
 from diffbgm.evaluation.model_eval import (
     comparison_table,
     density_matched_generator,
@@ -33,16 +33,20 @@ from diffbgm.evaluation.model_eval import (
     shuffled_generator,
 )
 from diffbgm.music.dataset import WindowStore
+from diffbgm.music.key import Key
 from diffbgm.music.window import MusicWindow
 
 
-def model_generator(checkpoint: Path, windows: list[MusicWindow], args: argparse.Namespace):
-    """The checkpoint's sampler as a generator over ``windows`` (conditions embedded once, up front)."""
+def model_generator(checkpoint: Path, windows: list[MusicWindow], args: argparse.Namespace, song_key: bool = False):
+    """The checkpoint's sampler as a generator over ``windows`` (conditions embedded once, up front).
+
+    With ``song_key`` every window keeps to the scale of its song's annotated key.
+    """
     import torch
     from torch.utils.data import default_collate
 
     from diffbgm.conditions.text import SentenceEmbedder
-    from diffbgm.diffusion import sample
+    from diffbgm.diffusion import restrict_pitches, sample
     from diffbgm.models import load_checkpoint
     from diffbgm.training.datasets import Pop909Windows, split_batch
 
@@ -54,8 +58,12 @@ def model_generator(checkpoint: Path, windows: list[MusicWindow], args: argparse
     def generate(batch: list[MusicWindow]) -> np.ndarray:
         items = [examples[index_of[(w.song, w.bar)]] for w in batch]
         _, conditions = split_batch(default_collate(items), args.device)
+        known = known_mask = None
+        if song_key:
+            allowed = np.stack([Key(w.key_tonic, w.key_mode).pitch_mask() for w in batch])
+            known, known_mask = restrict_pitches(torch.from_numpy(allowed).to(args.device))
         rolls = sample(model, conditions, sampler=args.sampler, steps=args.steps,
-                       guidance_scale=args.guidance, generator=noise)
+                       guidance_scale=args.guidance, generator=noise, known=known, known_mask=known_mask)
         return rolls.float().cpu().numpy()
 
     return generate
@@ -63,14 +71,8 @@ def model_generator(checkpoint: Path, windows: list[MusicWindow], args: argparse
 
 def write_atomically(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w") as stream:
-            stream.write(text)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    with atomic_output(path) as temp:
+        temp.write_text(text)
 
 
 def main() -> None:
@@ -83,6 +85,8 @@ def main() -> None:
     parser.add_argument("--sampler", default="dpmpp")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--song-key", action="store_true",
+                        help="also sample the model within each song's annotated key")
     parser.add_argument("--device", default=None, help="torch device (default: cuda when available)")
     parser.add_argument("--text-model", type=Path, default=None, help="local sentence-transformers model")
     parser.add_argument("--json", type=Path, default=None)
@@ -105,6 +109,8 @@ def main() -> None:
 
         try:
             generators.append(("Diff-BGM (ours)", model_generator(args.checkpoint, windows, args)))
+            if args.song_key:
+                generators.append(("ours, song's key", model_generator(args.checkpoint, windows, args, True)))
         except CheckpointError as error:
             sys.exit(f"error: {error}")
     generators += [

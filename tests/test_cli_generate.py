@@ -100,3 +100,9 @@ def test_missing_model(files, tmp_path):
 def test_regenerate_without_an_earlier_result(files, tmp_path):
     result = _run(files["video"], "-o", tmp_path / "out.mp4", "--model", files["model"], "--regenerate", "1", "2")
     _assert_one_line_error(result, "no earlier result")
+
+
+def test_unknown_key(files, tmp_path):
+    result = _run(files["video"], "-o", tmp_path / "out" / "scored.mp4", "--model", files["model"], "--key", "H major")
+    _assert_one_line_error(result, "unknown key 'H major'")
+    assert list(tmp_path.iterdir()) == []

@@ -13,6 +13,7 @@ from scoring_helpers import FPS, one_second_video, three_shot_video, tiny_checkp
 
 from diffbgm.conditions.timing import TimingConfig, plan_timing
 from diffbgm.music.grid import STEPS_PER_BAR, STEPS_PER_BEAT
+from diffbgm.music.key import Key
 from diffbgm.music.notes import Note
 from diffbgm.music.pianoroll import PianoRoll
 from diffbgm.pipeline import (
@@ -188,3 +189,20 @@ def test_key_estimate_and_ending_on_a_hand_made_piece():
     assert set(chord) == {9, 0, 4} and all(n.start <= last_bar for n in out)
     velocities = [n.velocity for n in sorted(out, key=lambda n: n.start) if n.start < last_bar]
     assert velocities[0] > velocities[-1] and velocities == sorted(velocities, reverse=True)
+
+
+def test_key_option_keeps_every_note_in_the_scale(pipeline, video, result, workdir):
+    scale = Key.parse("Eb major").scale
+
+    def pitch_classes(path):
+        return {n.pitch % 12 for n in pretty_midi.PrettyMIDI(str(path)).instruments[0].notes}
+
+    assert pitch_classes(result.files["mid"]) - scale  # without --key this model leaves the scale
+    keyed = pipeline(video, workdir / "keyed.mp4", GenerationOptions(steps=2, seed=3, key="Eb major"))
+    assert pitch_classes(keyed.files["mid"]) and pitch_classes(keyed.files["mid"]) <= scale
+    manifest = json.loads(keyed.files["json"].read_text())
+    assert manifest["options"]["key"] == "Eb major"
+    assert (manifest["ending"]["key_tonic"], manifest["ending"]["key_mode"]) == (3, "major")
+    with pytest.raises(GenerationError, match="unknown key 'H major'"):
+        pipeline(video, workdir / "badkey.mp4", GenerationOptions(key="H major"))
+    assert not (workdir / "badkey.json").exists()

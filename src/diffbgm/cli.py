@@ -214,6 +214,9 @@ def data_bgm909(videos_dir, midi_dir, out_dir, clip_dir, bert_dir, no_cache, dev
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Run folder: checkpoint.safetensors, checkpoint.state.pt, log.csv, loss.png.")
 @click.option("--resume", is_flag=True, help="Continue the run saved in --out exactly where it stopped.")
+@click.option("--init-from", type=click.Path(dir_okay=False), default=None,
+              help="Start a new run from this checkpoint's weights (it may lack input channels CONFIG adds, "
+                   "e.g. unet.metric_position).")
 @click.option("--max-steps", type=click.IntRange(min=1), default=None, help="Override training.max_steps.")
 @click.option("--max-minutes", type=click.FloatRange(min=0), default=None,
               help="Override training.max_minutes (0 = no time limit).")
@@ -223,11 +226,11 @@ def data_bgm909(videos_dir, midi_dir, out_dir, clip_dir, bert_dir, no_cache, dev
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="CPU threads for torch (default: torch's choice). On a busy shared machine 1 is often "
                    "much faster than oversubscribed cores.")
-def train(config_path, out_dir, resume, max_steps, max_minutes, data_root, device, threads) -> None:
+def train(config_path, out_dir, resume, init_from, max_steps, max_minutes, data_root, device, threads) -> None:
     """Train the denoiser described by CONFIG (e.g. configs/cpu.yaml); torchrun launches DDP."""
     import logging
 
-    from diffbgm.models.checkpoint import CheckpointError
+    from diffbgm.models.checkpoint import CheckpointError, read_metadata
     from diffbgm.training.config import ConfigError, check_data, load_config
     from diffbgm.training.trainer import ResumeError
 
@@ -242,6 +245,10 @@ def train(config_path, out_dir, resume, max_steps, max_minutes, data_root, devic
         check_data(config)
         if not resume and (Path(out_dir) / "checkpoint.state.pt").exists():
             raise ConfigError(f"{out_dir} already holds a run: pass --resume or choose another --out")
+        if init_from is not None:
+            if resume:
+                raise ConfigError("--resume continues a run and --init-from starts one: give only one")
+            read_metadata(init_from)
         if device.startswith("cuda"):
             import torch
 
@@ -254,7 +261,8 @@ def train(config_path, out_dir, resume, max_steps, max_minutes, data_root, devic
 
             torch.set_num_threads(threads)
 
-        result = run_training(config, out_dir, device=device, resume=resume, max_steps=max_steps)
+        result = run_training(config, out_dir, device=device, resume=resume, max_steps=max_steps,
+                              init_from=init_from)
     except (ConfigError, ResumeError, CheckpointError) as error:
         raise click.ClickException(str(error)) from None
     state = "stopped early at" if result.stopped_early else "finished at"
@@ -310,6 +318,8 @@ _REGENERATE_OVERRIDES = ("steps", "sampler", "guidance", "seed", "keep_audio", "
 @click.option("--seed", type=int, default=0, help="random seed (same seed and options -> same MIDI)")
 @click.option("--mood", type=str, default=None, help='mood words for the whole video, e.g. "calm, warm"')
 @click.option("--caption", type=str, default=None, help="your caption for the whole video")
+@click.option("--key", type=str, default=None,
+              help='keep the music in this key, e.g. "A minor" or "Eb major"  [default: the model chooses]')
 @click.option("--keep-audio", "keep_audio", type=str, default=None, metavar="LEVEL",
               help="mix in the video's own sound at LEVEL (-12dB or a linear gain like 0.25)")
 @click.option("--soundfont", type=click.Path(path_type=Path, dir_okay=False), default=None,
@@ -320,7 +330,7 @@ _REGENERATE_OVERRIDES = ("steps", "sampler", "guidance", "seed", "keep_audio", "
 @click.option("--no-cache", is_flag=True, help="analyse the video again even if a cached result exists")
 @click.pass_context
 def generate(ctx, video, output, model_path, bpm, tempo_range, steps, sampler, guidance, seed, mood, caption,
-             keep_audio, soundfont, regenerate, device, no_cache) -> None:
+             key, keep_audio, soundfont, regenerate, device, no_cache) -> None:
     """Write background music for VIDEO and put it on the picture."""
     import logging
 
@@ -337,7 +347,7 @@ def generate(ctx, video, output, model_path, bpm, tempo_range, steps, sampler, g
         raise click.ClickException(f"--tempo-range needs LOW <= HIGH, got {tempo_range[0]:g} {tempo_range[1]:g}")
     options = GenerationOptions(bpm=bpm, tempo_range=tuple(tempo_range), steps=steps, sampler=sampler,
                                 guidance=guidance, seed=seed, mood=mood, caption=caption, keep_audio=keep_audio,
-                                soundfont=str(soundfont) if soundfont else None)
+                                soundfont=str(soundfont) if soundfont else None, key=key)
     created = _make_output_folder(output)
     try:
         for path in side_paths(output).values():

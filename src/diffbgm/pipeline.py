@@ -38,10 +38,24 @@ from diffbgm.conditions.from_video import (
     window_spans,
 )
 from diffbgm.conditions.text import SentenceEmbedder
-from diffbgm.conditions.timing import TimingConfig, TimingPlan, plan_from_beats, plan_timing
+from diffbgm.conditions.timing import (
+    TimingConfig,
+    TimingPlan,
+    plan_from_beats,
+    plan_timing,
+)
 from diffbgm.evaluation.metrics import beat_notes_from_pianoroll
 from diffbgm.evaluation.metrics import estimate_key as estimate_key_of_notes
-from diffbgm.music.grid import N_PITCHES, ONSET, STEPS_PER_BAR, STEPS_PER_BEAT, SUSTAIN, WINDOW_BEATS, WINDOW_STEPS
+from diffbgm.music.grid import (
+    N_PITCHES,
+    ONSET,
+    STEPS_PER_BAR,
+    STEPS_PER_BEAT,
+    SUSTAIN,
+    WINDOW_BEATS,
+    WINDOW_STEPS,
+)
+from diffbgm.music.key import Key
 from diffbgm.music.notes import DEFAULT_VELOCITY, Note
 from diffbgm.music.pianoroll import PianoRoll
 from diffbgm.render.audio import SAMPLE_RATE, parse_level, render_audio, write_wav
@@ -85,7 +99,11 @@ class GenerationOptions:
         Piano-roll probability above which a cell is a note.
     fade_bars, cadence:
         The ending: velocities fall over the last ``fade_bars`` bars; ``cadence`` puts a tonic chord
-        of the estimated key on the last downbeat.
+        of the key on the last downbeat.
+    key:
+        A key such as ``"A minor"``: every window is sampled with the pitches outside its scale held
+        silent (:func:`diffbgm.diffusion.restrict_pitches`). ``None`` lets the model choose; the
+        cadence then uses the key estimated from the music.
     """
 
     bpm: float | None = None
@@ -102,6 +120,7 @@ class GenerationOptions:
     threshold: float = 0.5
     fade_bars: int = 2
     cadence: bool = True
+    key: str | None = None
 
     def to_dict(self) -> dict:
         """Plain JSON values."""
@@ -110,7 +129,7 @@ class GenerationOptions:
         return values
 
     @classmethod
-    def from_dict(cls, values: dict) -> "GenerationOptions":
+    def from_dict(cls, values: dict) -> GenerationOptions:
         """Inverse of :meth:`to_dict` (unknown keys are ignored, so older manifests still load)."""
         names = {f.name for f in dataclasses.fields(cls)}
         kept = {k: v for k, v in values.items() if k in names}
@@ -170,18 +189,22 @@ def estimate_key(roll: PianoRoll) -> tuple[int, str]:
     return estimate_key_of_notes(beat_notes_from_pianoroll(roll.to_array()))
 
 
-def shape_ending(roll: PianoRoll, plan: TimingPlan, fade_bars: int, cadence: bool) -> tuple[PianoRoll, dict]:
+def shape_ending(roll: PianoRoll, plan: TimingPlan, fade_bars: int, cadence: bool,
+                 key: Key | None = None) -> tuple[PianoRoll, dict]:
     """Fade the last bars out, stop every note by the video's end and (optionally) end on the tonic.
 
     Velocities are offsets around ``DEFAULT_VELOCITY`` (``render_midi`` adds the video's level to
     them), falling linearly by up to 40 over the last ``fade_bars`` bars. The cadence replaces the
-    last bar by a tonic triad of the estimated key, voiced around the piece's median pitch over a
-    bass tonic, held to the end.
+    last bar by a tonic triad of ``key`` (default: the key estimated from the notes), voiced around
+    the piece's median pitch over a bass tonic, held to the end.
     """
     end_step = int(np.floor(plan.tempo_map.beat_of_time(plan.duration_s) * STEPS_PER_BEAT + 1e-6))
     end_step = min(end_step, plan.n_beats * STEPS_PER_BEAT)
     notes = [n for n in roll.to_notes() if n.start < end_step]
-    tonic, mode = estimate_key(PianoRoll.from_notes(notes, n_steps=end_step)) if notes else (0, "major")
+    if key is not None:
+        tonic, mode = key.tonic, key.mode
+    else:
+        tonic, mode = estimate_key(PianoRoll.from_notes(notes, n_steps=end_step)) if notes else (0, "major")
     info = {"key_tonic": tonic, "key_mode": mode, "cadence": False, "end_step": end_step}
     last_bar = (plan.n_bars - 1) * STEPS_PER_BAR
     if cadence and notes and last_bar < end_step:
@@ -241,7 +264,7 @@ class ScoringPipeline:
         self.image_encoder = image_encoder
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path | None = None, device: str = "cpu", **components) -> "ScoringPipeline":
+    def from_checkpoint(cls, path: str | Path | None = None, device: str = "cpu", **components) -> ScoringPipeline:
         """Load the denoiser from ``path`` (``None``: the model shipped in the package) and build the pipeline.
 
         Raises
@@ -383,6 +406,11 @@ class ScoringPipeline:
                 parse_level(options.keep_audio)
             except ValueError as error:
                 raise GenerationError(str(error)) from None
+        if options.key is not None:
+            try:
+                Key.parse(options.key)
+            except ValueError as error:
+                raise GenerationError(str(error)) from None
         if options.soundfont is not None and not Path(options.soundfont).is_file():
             raise GenerationError(f"SoundFont not found: {options.soundfont}")
         paths = side_paths(output)
@@ -395,7 +423,7 @@ class ScoringPipeline:
 
     def _fill(self, score: _Score, free: np.ndarray, options: GenerationOptions, revision: int) -> None:
         """Generate the ``free`` steps of ``score.roll`` window by window, the rest being known."""
-        from diffbgm.diffusion import sample
+        from diffbgm.diffusion import restrict_pitches, sample
 
         n_beats = score.segments.shape[0]
         spans = window_spans(n_beats, WINDOW_BEATS, options.overlap_bars * 4)
@@ -403,12 +431,15 @@ class ScoringPipeline:
         batch = condition_windows(conditions, score.semantic, spans)
         n_steps = score.roll.shape[1]
         free = free.copy()
+        allowed = None if options.key is None else torch.from_numpy(Key.parse(options.key).pitch_mask())
         for index, span in enumerate(spans):
             start = span.start_beat * STEPS_PER_BEAT
             stop = min(start + WINDOW_STEPS, n_steps)
             if not free[start:stop].any():
                 continue
             known, mask = self._window_context(score.roll, free, span)
+            if allowed is not None:
+                known, mask = restrict_pitches(allowed, known, mask)
             generator = torch.Generator(device="cpu").manual_seed(window_seed(options.seed, index, revision))
             probabilities = sample(
                 self.model, _to_device(batch[index], self.device), sampler=options.sampler, steps=options.steps,
@@ -434,10 +465,11 @@ class ScoringPipeline:
         return torch.from_numpy(known)[None], torch.from_numpy(mask).expand(1, 2, WINDOW_STEPS, N_PITCHES)
 
     def _write(self, video: Path, paths: dict[str, Path], plan: TimingPlan, score: _Score,
-               options: GenerationOptions, manifest: dict, stopwatch: "_Stopwatch") -> GenerationResult:
+               options: GenerationOptions, manifest: dict, stopwatch: _Stopwatch) -> GenerationResult:
         """Ending, MIDI, audio, mux, picture and manifest into a staging folder, then all moved into place."""
         onset, sustain = score.roll[ONSET], score.roll[SUSTAIN] & ~score.roll[ONSET]
-        roll, ending = shape_ending(PianoRoll(onset, sustain), plan, options.fade_bars, options.cadence)
+        key = None if options.key is None else Key.parse(options.key)
+        roll, ending = shape_ending(PianoRoll(onset, sustain), plan, options.fade_bars, options.cadence, key)
         pm = render_midi(roll, plan, intensity=score.intensity, velocity_range=DEFAULT_VELOCITY_RANGE)
         stopwatch.lap("midi")
         original = None
@@ -484,7 +516,7 @@ class ScoringPipeline:
             "cut_alignment": {
                 "tolerance_steps": plan.aligned_tolerance_steps,
                 "aligned_fraction": plan.aligned_fraction,
-                "n_cuts": int(len(plan.cuts_s)),
+                "n_cuts": len(plan.cuts_s),
                 "n_aligned": int(plan.cut_aligned.sum()),
                 "mean_error_steps": float(plan.cut_error_steps.mean()) if len(plan.cuts_s) else 0.0,
                 "max_error_steps": float(plan.cut_error_steps.max()) if len(plan.cuts_s) else 0.0,

@@ -10,9 +10,10 @@ import torch
 from diffusers import DDPMScheduler
 
 from diffbgm.conditions import ConditionBatch
-from diffbgm.diffusion import GaussianDiffusion, guided_epsilon, model_to_roll, roll_to_model, sample
+from diffbgm.diffusion import GaussianDiffusion, guided_epsilon, model_to_roll, restrict_pitches, roll_to_model, sample
 from diffbgm.diffusion.sampling import make_scheduler
 from diffbgm.models import DiffBGMDenoiser
+from diffbgm.music.key import Key
 from diffbgm.training.config import load_config
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
@@ -133,3 +134,31 @@ def test_sampling_starts_from_the_silent_roll_prior(model, sampler):
     assert expected < -0.05
     assert inputs[0].mean().item() == pytest.approx(expected, abs=0.01)
     assert inputs[0].std().item() == pytest.approx(float((1 - scheduler.alphas_cumprod[first]).sqrt()), abs=0.05)
+
+
+def test_restricted_pitches_stay_silent_and_the_known_region_is_kept(model):
+    allowed = Key.parse("D major").pitch_mask()
+    free = sample(model, conditions(), steps=5, guidance_scale=1.5, generator=torch.Generator().manual_seed(1))
+    assert (free[..., ~allowed] > 0.5).any()  # the untouched model does write out-of-scale notes here
+    known = torch.zeros(2, 2, 128, 128)
+    known[:, 0, ::4, 62] = 1.0  # D, in the scale
+    mask = torch.zeros(1, 1, 128, 1)
+    mask[:, :, :64] = 1.0
+    known, mask = restrict_pitches(torch.from_numpy(allowed), known, mask)
+    out = sample(model, conditions(), steps=5, guidance_scale=1.5, generator=torch.Generator().manual_seed(1),
+                 known=known, known_mask=mask)
+    assert not out[..., ~allowed].any()
+    assert torch.equal(out[:, :, :64], known[:, :, :64])
+    assert (out[:, :, 64:, allowed] > 0.5).any()
+
+
+def test_restrict_pitches_without_known_notes():
+    allowed = torch.zeros(128, dtype=torch.bool)
+    allowed[60:72] = True
+    known, mask = restrict_pitches(allowed, batch=3)
+    assert known.shape == mask.shape == (3, 2, 128, 128) and not known.any()
+    assert mask[..., :60].eq(1).all() and mask[..., 72:].eq(1).all() and not mask[..., 60:72].any()
+    per_window = torch.stack([allowed, allowed.roll(1)])
+    _, mask = restrict_pitches(per_window)
+    assert mask.shape == (2, 2, 128, 128)
+    assert not mask[0, :, :, 60].any() and mask[1, :, :, 60].eq(1).all() and not mask[1, :, :, 72].any()

@@ -11,6 +11,8 @@ import torch
 from diffbgm.conditions import ConditionBatch
 from diffbgm.models import DiffBGMDenoiser, ModelConfig, load_checkpoint, save_weights
 from diffbgm.models.attention import SegmentAwareCrossAttention, SegmentMask
+from diffbgm.models.unet import METRIC_CHANNELS, metric_position_channels
+from diffbgm.music.grid import STEPS_PER_BAR, WINDOW_STEPS
 from diffbgm.training.config import load_config
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
@@ -189,3 +191,37 @@ def test_segment_mask_none_disables_masking():
     x = torch.randn(2, *model.sample_shape)
     with torch.no_grad():
         assert torch.equal(model(x, torch.tensor([0, 999]), conditions), model(x, torch.tensor([0, 999]), shuffled))
+
+
+def test_metric_position_channels_tell_every_sixteenth_of_a_bar_apart():
+    channels = metric_position_channels(WINDOW_STEPS)
+    assert channels.shape == (METRIC_CHANNELS, WINDOW_STEPS)
+    bar = channels[:, :STEPS_PER_BAR].T
+    assert torch.cdist(bar, bar).add(torch.eye(STEPS_PER_BAR)).min() > 0.1
+    assert torch.allclose(channels[:, STEPS_PER_BAR:], channels[:, :-STEPS_PER_BAR], atol=1e-5)
+    assert torch.equal(channels[0, :4].round(), torch.tensor([1.0, -1.0, 1.0, -1.0]))
+
+
+def _interior_outputs(metric_position: bool) -> torch.Tensor:
+    """Outputs over interior steps 40..71 for a roll that is the same at every step."""
+    config = tiny_config(segment_mask="none")
+    config = replace(config, unet=replace(config.unet, metric_position=metric_position))
+    torch.manual_seed(0)
+    model = randomised(DiffBGMDenoiser(config))
+    x = torch.full((1, *model.sample_shape), -1.0)
+    x[..., 5] = 1.0
+    with torch.no_grad():
+        out = model(x, torch.tensor([300]), random_conditions(1, config))
+    return out[0, :, 40:72]
+
+
+def test_without_metric_position_the_unet_cannot_tell_steps_apart():
+    out = _interior_outputs(metric_position=False)
+    assert torch.allclose(out, out[:, :1].expand_as(out), atol=1e-5)
+
+
+def test_metric_position_makes_the_output_depend_on_the_place_in_the_bar():
+    out = _interior_outputs(metric_position=True)
+    assert (out[:, 0] - out[:, 1]).abs().max() > 1e-3  # a downbeat against the sixteenth after it
+    assert (out[:, 0] - out[:, 4]).abs().max() > 1e-3  # against the second beat
+    assert torch.allclose(out[:, :STEPS_PER_BAR], out[:, STEPS_PER_BAR:], atol=1e-4)  # one bar later

@@ -3,6 +3,7 @@ import pretty_midi
 import pytest
 
 from diffbgm.music.chords import chord_vector, parse_chord, transpose_chords
+from diffbgm.music.key import Key
 from diffbgm.music.midi import midi_to_notes, midi_to_pianoroll, notes_to_midi, pianoroll_to_midi
 from diffbgm.music.notes import Note
 from diffbgm.music.pianoroll import PianoRoll
@@ -63,3 +64,22 @@ def test_chord_parsing():
     vector = chord_vector("A:min/b3")
     assert vector[9] == 1 and vector[24 + 0] == 1 and vector[12:24].sum() == 3
     assert np.array_equal(transpose_chords(chord_vector("B:maj"), 2), chord_vector("C#:maj"))
+
+
+def test_key_names_round_trip_and_scales():
+    for tonic in range(12):
+        for mode in ("major", "minor"):
+            key = Key(tonic, mode)
+            assert Key.parse(str(key)) == key
+    assert Key.parse("a minor") == Key(9, "minor") and Key.parse("F# major") == Key.parse("Gb major")
+    assert Key.parse("A minor").scale == Key.parse("C major").scale == frozenset({0, 2, 4, 5, 7, 9, 11})
+    assert Key.parse("D major").scale == frozenset({2, 4, 6, 7, 9, 11, 1})
+    mask = Key.parse("C major").pitch_mask()
+    assert mask.shape == (128,) and mask.sum() == 75  # 10 full octaves of 7, then C..G of the 11th
+    assert mask[60] and not mask[61] and mask[127]
+
+
+@pytest.mark.parametrize("name", ["H major", "", "C dorian"])
+def test_key_rejects_unknown_names(name):
+    with pytest.raises(ValueError, match="unknown key"):
+        Key.parse(name)

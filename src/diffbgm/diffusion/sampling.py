@@ -59,6 +59,31 @@ def guided_epsilon(
     return eps_null + guidance_scale * (eps_cond - eps_null)
 
 
+def restrict_pitches(
+    allowed: torch.Tensor,
+    known: torch.Tensor | None = None,
+    known_mask: torch.Tensor | None = None,
+    batch: int = 1,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inpainting inputs for :func:`sample` that also hold every pitch not ``allowed`` silent.
+
+    ``allowed`` is bool ``(128,)`` (e.g. :meth:`diffbgm.music.key.Key.pitch_mask`), or ``(B, 128)`` for
+    one set of pitches per window; ``known`` and
+    ``known_mask`` are what :func:`sample` takes, or ``None`` for a window with nothing known. The model
+    then writes only allowed pitches, and fills them knowing the rest is silent, which keeps more notes
+    than deleting the out-of-scale ones afterwards.
+    """
+    if (known is None) != (known_mask is None):
+        raise ValueError("known and known_mask must be given together")
+    if known is None:
+        batch = allowed.shape[0] if allowed.ndim == 2 else batch
+        known = torch.zeros(batch, 2, 128, 128, device=allowed.device)
+        known_mask = torch.zeros(batch, 2, 128, 128, device=allowed.device)
+    silent = ~allowed.to(known.device, torch.bool).reshape(*allowed.shape[:-1], 1, 1, allowed.shape[-1])
+    known_mask = known_mask.expand(known.shape)
+    return known.masked_fill(silent, 0.0), known_mask.masked_fill(silent, 1.0)
+
+
 @torch.no_grad()
 def sample(
     model: nn.Module,

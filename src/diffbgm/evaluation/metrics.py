@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from diffbgm.music.grid import STEPS_PER_BEAT
+from diffbgm.music.key import Key
 from diffbgm.music.pianoroll import PianoRoll
 
 BEATS_PER_BAR = 4
@@ -28,8 +29,6 @@ SI_MIN_BARS, SI_MAX_BARS = 3, 8
 # Krumhansl & Kessler (1982) key profiles, tonic first.
 MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
 MINOR_PROFILE = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
-MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
-MINOR_SCALE = (0, 2, 3, 5, 7, 8, 10)  # natural minor
 
 
 @dataclass
@@ -159,7 +158,7 @@ def structureness_indicator(notes: BeatNotes, min_bars: int = SI_MIN_BARS, max_b
     ssm = self_similarity(bar_chroma(notes))
     best = 0.0
     for length in range(min_bars, max_bars + 1):
-        for start in range(0, len(ssm) - length + 1):
+        for start in range(len(ssm) - length + 1):
             best = max(best, segment_fitness(ssm, start, length))
     return best
 
@@ -180,8 +179,7 @@ def in_key_ratio(notes: BeatNotes) -> float:
     """Fraction of notes whose pitch class is in the scale of the estimated key."""
     if len(notes) == 0:
         return float("nan")
-    tonic, mode = estimate_key(notes)
-    scale = {(tonic + d) % 12 for d in (MAJOR_SCALE if mode == "major" else MINOR_SCALE)}
+    scale = Key(*estimate_key(notes)).scale
     return float(np.mean([p % 12 in scale for p in notes.pitch]))
 
 

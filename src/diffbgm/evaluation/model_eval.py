@@ -40,10 +40,12 @@ from pathlib import Path
 import numpy as np
 
 from diffbgm.conditions.dynamic import DYNAMIC_FEATURES, dynamic_from_attributes
-from diffbgm.evaluation.adherence import beat_novelty, density_correlation, onsets_per_beat
+from diffbgm.evaluation.adherence import (
+    beat_novelty,
+    density_correlation,
+    onsets_per_beat,
+)
 from diffbgm.evaluation.metrics import (
-    MAJOR_SCALE,
-    MINOR_SCALE,
     beat_notes_from_pianoroll,
     grooving_pattern_similarity,
     pitch_class_entropy,
@@ -51,7 +53,16 @@ from diffbgm.evaluation.metrics import (
 )
 from diffbgm.evaluation.retrieval import precision_at_k, symbolic_embedding
 from diffbgm.music.dataset import MANIFEST, WindowStore
-from diffbgm.music.grid import BEATS_PER_BAR, N_PITCHES, ONSET, STEPS_PER_BEAT, SUSTAIN, WINDOW_BARS, WINDOW_STEPS
+from diffbgm.music.grid import (
+    BEATS_PER_BAR,
+    N_PITCHES,
+    ONSET,
+    STEPS_PER_BEAT,
+    SUSTAIN,
+    WINDOW_BARS,
+    WINDOW_STEPS,
+)
+from diffbgm.music.key import Key
 from diffbgm.music.window import MusicWindow
 
 logger = logging.getLogger(__name__)
@@ -173,8 +184,7 @@ def density_matched_generator(windows: list[MusicWindow], seed: int = 0, follow_
     rolls = np.zeros((len(windows), 2, WINDOW_STEPS, N_PITCHES), dtype=np.float32)
     for roll, window in zip(rolls, windows):
         rng = _window_rng(window, seed)
-        scale = MAJOR_SCALE if window.key_mode == "major" else MINOR_SCALE
-        in_key = np.isin(np.arange(N_PITCHES) % 12, [(window.key_tonic + d) % 12 for d in scale])
+        in_key = Key(window.key_tonic, window.key_mode).pitch_mask()
         counts = np.rint(window.attributes["onset_density"]).astype(int)
         for beat, count in enumerate(counts[: WINDOW_STEPS // STEPS_PER_BEAT]):
             requested = float(window.attributes["pitch_mean"][beat]) if follow_register else 0.0

@@ -92,6 +92,45 @@ def load_state(model: nn.Module, state: dict[str, torch.Tensor], path: str | Pat
         )
 
 
+def warm_start(model: nn.Module, path: str | Path) -> int:
+    """Initialise ``model`` from another checkpoint's weights (EMA preferred); return how many grew.
+
+    Tensors must match by name and shape, except that a weight may have gained input channels
+    (dimension 1: e.g. a UNet that now also reads the metric position). The old weights fill the
+    leading channels and the new ones start at zero, so the warm-started network computes exactly
+    what the checkpoint computed and training only has to learn what the new inputs add.
+    """
+    read_metadata(path)
+    with safe_open(str(path), framework="pt") as handle:
+        names = list(handle.keys())
+        prefix = EMA_PREFIX if any(n.startswith(EMA_PREFIX) for n in names) else MODEL_PREFIX
+        source = {n[len(prefix):]: handle.get_tensor(n).float() for n in names if n.startswith(prefix)}
+    target = model.state_dict()
+    if set(source) != set(target):
+        raise CheckpointError(
+            f"{path}: cannot warm-start from it ({len(set(target) - set(source))} tensors missing, "
+            f"{len(set(source) - set(target))} unexpected)"
+        )
+    state, grown = {}, 0
+    for name, tensor in target.items():
+        old = source[name]
+        if old.shape == tensor.shape:
+            state[name] = old
+        elif old.ndim == tensor.ndim >= 2 and old.shape[1] < tensor.shape[1] and (
+            old.shape[:1] + old.shape[2:] == tensor.shape[:1] + tensor.shape[2:]
+        ):
+            widened = torch.zeros_like(tensor, dtype=old.dtype)
+            widened[:, : old.shape[1]] = old
+            state[name] = widened
+            grown += 1
+        else:
+            raise CheckpointError(
+                f"{path}: cannot warm-start {name}: shape {tuple(old.shape)} against {tuple(tensor.shape)}"
+            )
+    model.load_state_dict(state)
+    return grown
+
+
 def export_weights(checkpoint: str | Path, output: str | Path, half: bool = True) -> int:
     """Copy a checkpoint's EMA (else trained) weights alone, optionally as fp16; return the file size.
 

@@ -42,6 +42,10 @@ class UNetConfig:
     # Pitch columns the network sees, [low, high). Outside them the sampler writes silence.
     pitch_low: int = 0
     pitch_high: int = 128
+    # Not in the paper: give the UNet each step's place in the bar as extra input channels (see
+    # diffbgm.models.unet.metric_position_channels). Convolutions are translation-equivariant in time,
+    # so without them the network cannot tell a downbeat from an off-beat sixteenth.
+    metric_position: bool = False
 
     def __post_init__(self) -> None:
         _check(self.base_channels > 0 and self.num_res_blocks > 0, "unet sizes must be positive")

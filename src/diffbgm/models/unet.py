@@ -1,7 +1,8 @@
 """The LDM-style UNet denoiser of Polyffusion / Diff-BGM over a (2, time, pitch) piano roll.
 
 Residual blocks with timestep embedding, spatial transformers at the configured levels (and in the
-middle block), skip connections between the down and up paths.
+middle block), skip connections between the down and up paths; optionally the metric position of
+every time step as extra input channels.
 """
 
 from __future__ import annotations
@@ -13,6 +14,31 @@ from torch import nn
 
 from diffbgm.models.attention import SegmentMask, SpatialTransformer
 from diffbgm.models.config import UNetConfig
+from diffbgm.music.grid import STEPS_PER_BAR, STEPS_PER_BEAT
+
+# Periods, in steps, of the metric-position channels: eighth-note parity, beat and bar.
+METRIC_PERIODS: tuple[int, ...] = (2, STEPS_PER_BEAT, STEPS_PER_BAR)
+
+
+def metric_position_channels(n_steps: int, device: torch.device | None = None) -> torch.Tensor:
+    """``(C, n_steps)``: where each step of a window that starts on a downbeat lies in the bar.
+
+    A cosine per period (for period 2 it alternates on-/off-eighth) and a sine for the longer periods
+    (where it tells the two halves of the cycle apart): 5 channels for :data:`METRIC_PERIODS`.
+    Windows always start on a downbeat (:mod:`diffbgm.music.grid`), so the step index is enough.
+    """
+    step = torch.arange(n_steps, device=device)
+    channels = []
+    for period in METRIC_PERIODS:
+        # The phase is taken modulo the period first so that every bar gets bit-identical channels.
+        phase = 2.0 * torch.pi * (step % period).float() / period
+        channels.append(torch.cos(phase))
+        if period > 2:
+            channels.append(torch.sin(phase))
+    return torch.stack(channels)
+
+
+METRIC_CHANNELS = len(metric_position_channels(1))
 
 
 class ResBlock(nn.Module):
@@ -71,7 +97,8 @@ class UNet(nn.Module):
                 )
             return UNetStage(ResBlock(cin, cout, embed_dim, groups, config.dropout), transformer)
 
-        self.conv_in = nn.Conv2d(config.in_channels, base, 3, padding=1)
+        extra = METRIC_CHANNELS if config.metric_position else 0
+        self.conv_in = nn.Conv2d(config.in_channels + extra, base, 3, padding=1)
         self.down = nn.ModuleList()
         self.downsample = nn.ModuleList()
         skip_channels = [base]
@@ -122,6 +149,10 @@ class UNet(nn.Module):
             timesteps, self.config.base_channels, flip_sin_to_cos=True, downscale_freq_shift=0
         ).to(x.dtype)
         embedding = self.time_embed(embedding)
+        if self.config.metric_position:
+            batch, _, steps, pitches = x.shape
+            position = metric_position_channels(steps, x.device).to(x.dtype)
+            x = torch.cat([x, position[None, :, :, None].expand(batch, -1, steps, pitches)], dim=1)
         h = self.conv_in(x)
         skips = [h]
         for level, blocks in enumerate(self.down):

@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 
 from diffbgm.diffusion.schedule import GaussianDiffusion
+from diffbgm.models.checkpoint import warm_start
 from diffbgm.models.denoiser import DiffBGMDenoiser
 from diffbgm.training.config import ConfigError, RunConfig, check_data
 from diffbgm.training.datasets import Bgm909Windows, Pop909Windows, split_batch
@@ -68,14 +69,25 @@ def train(
     resume: bool = False,
     max_steps: int | None = None,
     progress: bool = True,
+    init_from: str | Path | None = None,
 ) -> TrainResult:
-    """Train the denoiser of ``config`` into ``out_dir`` (see :class:`Trainer` for the files)."""
+    """Train the denoiser of ``config`` into ``out_dir`` (see :class:`Trainer` for the files).
+
+    ``init_from`` starts a new run from another checkpoint's weights (:func:`warm_start`), e.g. to
+    fine-tune, or to grow a trained model by inputs it did not have.
+    """
+    if resume and init_from is not None:
+        raise ConfigError("--resume continues a run and --init-from starts one: give only one")
     check_data(config)
     torch_device = setup_distributed(device)
     try:
         torch.manual_seed(config.training.seed)
         dataset = build_dataset(config)
-        model = DiffBGMDenoiser(config.model).to(torch_device)
+        model = DiffBGMDenoiser(config.model)
+        if init_from is not None:
+            grown = warm_start(model, init_from)
+            logger.info("weights from %s (%d tensors grew new input channels)", init_from, grown)
+        model = model.to(torch_device)
         diffusion = GaussianDiffusion(config.model.diffusion).to(torch_device)
 
         def loss_fn(network, batch):

@@ -1,0 +1,77 @@
+"""Weights on disk: warm-starting a grown model from a checkpoint, and its one-line errors."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from diffbgm.cli import cli
+from diffbgm.conditions import ConditionBatch
+from diffbgm.models import CheckpointError, DiffBGMDenoiser, save_weights, warm_start
+from diffbgm.training.config import load_config
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def tiny(**unet):
+    config = load_config(CONFIGS / "tiny.yaml").model
+    return replace(config, unet=replace(config.unet, **unet))
+
+
+def trained_tiny(path: Path) -> DiffBGMDenoiser:
+    """A tiny model with every weight random (none left at its zero init), saved to ``path``."""
+    torch.manual_seed(0)
+    model = DiffBGMDenoiser(tiny()).eval()
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.add_(torch.randn_like(parameter) * 0.1)
+    save_weights(path, model.config, {"model": model.state_dict()})
+    return model
+
+
+def test_warm_start_with_metric_position_computes_what_the_checkpoint_computed(tmp_path):
+    old = trained_tiny(tmp_path / "old.safetensors")
+    grown = DiffBGMDenoiser(tiny(metric_position=True)).eval()
+    assert warm_start(grown, tmp_path / "old.safetensors") == 1
+    generator = torch.Generator().manual_seed(2)
+    x = torch.randn(2, *old.sample_shape, generator=generator)
+    conditions = ConditionBatch(torch.rand(2, 32, 4, generator=generator),
+                                torch.randn(2, 32, 384, generator=generator),
+                                torch.zeros(2, 32, dtype=torch.long))
+    t = torch.tensor([50, 600])
+    with torch.no_grad():
+        assert torch.allclose(old(x, t, conditions), grown(x, t, conditions), atol=1e-6)
+    # The new input channels start at zero but are trainable: the metric position can now be learned.
+    assert not grown.unet.conv_in.weight[:, 2:].any()
+    assert grown.unet.conv_in.weight.requires_grad
+
+
+def test_warm_start_refuses_another_architecture(tmp_path):
+    trained_tiny(tmp_path / "old.safetensors")
+    with pytest.raises(CheckpointError, match="cannot warm-start"):
+        warm_start(DiffBGMDenoiser(tiny(base_channels=16)), tmp_path / "old.safetensors")
+    with pytest.raises(CheckpointError, match="cannot warm-start"):
+        warm_start(DiffBGMDenoiser(tiny(num_res_blocks=2)), tmp_path / "old.safetensors")
+    with pytest.raises(CheckpointError, match="checkpoint not found"):
+        warm_start(DiffBGMDenoiser(tiny()), tmp_path / "missing.safetensors")
+
+
+def test_cli_train_init_from_errors_are_one_line(tmp_path):
+    trained_tiny(tmp_path / "old.safetensors")
+    config, out = str(CONFIGS / "tiny.yaml"), str(tmp_path / "run")
+    data = tmp_path / "data"
+    data.mkdir()
+    both = CliRunner().invoke(cli, ["train", config, "--out", out, "--data", str(data), "--resume",
+                                    "--init-from", str(tmp_path / "old.safetensors")])
+    missing = CliRunner().invoke(cli, ["train", config, "--out", out, "--data", str(data),
+                                       "--init-from", str(tmp_path / "missing.safetensors")])
+    assert both.exit_code == missing.exit_code == 1
+    assert both.output.strip() == "Error: --resume continues a run and --init-from starts one: give only one"
+    assert missing.output.strip() == f"Error: checkpoint not found: {tmp_path / 'missing.safetensors'}"
+    assert not (tmp_path / "run").exists()
