@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -83,3 +87,38 @@ def test_write_wav_round_trips(tmp_path):
     with wave.open(str(path)) as reader:
         assert (reader.getnchannels(), reader.getframerate(), reader.getnframes()) == (2, 8000, 100)
     assert [p.name for p in tmp_path.iterdir()] == ["music.wav"]
+
+
+@pytest.mark.skipif(shutil.which("fluidsynth") is None, reason="Debian's fluidsynth command is not installed")
+def test_fluidsynth_command_renders_a_user_soundfont_in_time(tmp_path, monkeypatch):
+    soundfont = tmp_path / "gm.sf2"
+    shutil.copy(bundled_soundfont(), soundfont)
+    commands = []
+    run = subprocess.run
+
+    def recording_run(command, *args, **kwargs):
+        commands.append(command)
+        return run(command, *args, **kwargs)
+
+    monkeypatch.setattr(subprocess, "run", recording_run)
+    plan, pm = _late_start_midi()
+    audio = synthesize(pm, soundfont)
+    assert len(commands) == 1 and Path(commands[0][0]).name == "fluidsynth"
+    assert audio.sample_rate == SAMPLE_RATE and audio.samples.shape[1] == 2
+    envelope = np.abs(audio.samples).max(axis=1)
+    first_sound = np.argmax(envelope > 0.01 * envelope.max()) / SAMPLE_RATE
+    assert first_sound == pytest.approx(plan.beats_s[0], abs=0.03)
+    assert audio.duration_s == pytest.approx(pm.get_end_time(), abs=0.01)
+    reference = synthesize(pm, bundled_soundfont())  # the same SoundFont through midirenderer
+    n = min(len(audio.samples), len(reference.samples))
+    loudness = [np.convolve(np.abs(a.samples[:n, 0]), np.ones(2400) / 2400, "valid")[::2400] for a in (audio, reference)]
+    assert np.corrcoef(*loudness)[0, 1] > 0.9
+
+
+def test_a_missing_fluidsynth_falls_back_to_midirenderer(tmp_path, monkeypatch):
+    soundfont = tmp_path / "gm.sf2"
+    shutil.copy(bundled_soundfont(), soundfont)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail("no command may run"))
+    _, pm = _late_start_midi()
+    assert synthesize(pm, soundfont).duration_s == pytest.approx(pm.get_end_time(), abs=0.1)

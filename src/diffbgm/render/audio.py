@@ -89,18 +89,25 @@ def decode_wav(data: bytes) -> Audio:
 
 
 def synthesize(pm: pretty_midi.PrettyMIDI, soundfont: str | Path | None = None) -> Audio:
-    """Render MIDI to stereo audio with a SoundFont (see the module docstring for the choice)."""
+    """Render MIDI to stereo audio with a SoundFont (see the module docstring for the choice).
+
+    The audio runs from time 0 to the MIDI's end, whichever engine renders it: the ``fluidsynth``
+    command goes on while voices ring out (3 s more here), midirenderer stops at the end.
+    """
     path = choose_soundfont(soundfont)
     midi = _midi_bytes(pm)
     command = shutil.which("fluidsynth")
     if command and path != bundled_soundfont():
-        return _synthesize_with_command(command, path, midi)
-    import midirenderer
+        audio = _synthesize_with_command(command, path, midi)
+    else:
+        import midirenderer
 
-    data = midirenderer.render_wave_from(path.read_bytes(), midi)
-    if not data:
-        raise SynthesisError(f"midirenderer produced no audio with SoundFont {path}")
-    return decode_wav(bytes(data))
+        data = midirenderer.render_wave_from(path.read_bytes(), midi)
+        if not data:
+            raise SynthesisError(f"midirenderer produced no audio with SoundFont {path}")
+        audio = decode_wav(bytes(data))
+    end = int(round(pm.get_end_time() * audio.sample_rate))
+    return Audio(audio.samples[:end], audio.sample_rate) if len(audio.samples) > end else audio
 
 
 def _synthesize_with_command(command: str, soundfont: Path, midi: bytes) -> Audio:
