@@ -38,7 +38,8 @@ def metric_position_channels(n_steps: int, device: torch.device | None = None) -
     return torch.stack(channels)
 
 
-METRIC_CHANNELS = len(metric_position_channels(1))
+# Channels of metric_position_channels: a cosine per period, and a sine for periods above 2.
+METRIC_CHANNELS = sum(1 if period == 2 else 2 for period in METRIC_PERIODS)
 
 
 class ResBlock(nn.Module):
