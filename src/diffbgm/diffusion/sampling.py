@@ -68,10 +68,10 @@ def restrict_pitches(
     """Inpainting inputs for :func:`sample` that also hold every pitch not ``allowed`` silent.
 
     ``allowed`` is bool ``(128,)`` (e.g. :meth:`diffbgm.music.key.Key.pitch_mask`), or ``(B, 128)`` for
-    one set of pitches per window; ``known`` and
-    ``known_mask`` are what :func:`sample` takes, or ``None`` for a window with nothing known. The model
-    then writes only allowed pitches, and fills them knowing the rest is silent, which keeps more notes
-    than deleting the out-of-scale ones afterwards.
+    one set of pitches per window. ``known`` and ``known_mask`` are what :func:`sample` takes, or
+    ``None`` for windows with nothing known (``batch`` of them). The model then writes only allowed
+    pitches, and fills them knowing the rest is silent, which keeps more notes than deleting the
+    out-of-scale ones afterwards.
     """
     if (known is None) != (known_mask is None):
         raise ValueError("known and known_mask must be given together")
