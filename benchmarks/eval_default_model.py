@@ -9,7 +9,8 @@ Usage:
 built exactly as at training (:class:`diffbgm.training.datasets.Pop909Windows`). Without
 ``--checkpoint`` only the baselines run (ground truth, shuffled, density-matched), which checks the
 harness. ``--song-key`` adds a second model column sampled with the pitches outside each song's
-annotated key held silent (what ``diffbgm generate --key`` does), from the same initial noise. Prints the comparison table and timings; writes JSON and Markdown when asked.
+annotated key held silent (what ``diffbgm generate --key`` does), from the same initial noise.
+Prints the comparison table and timings; writes JSON and Markdown when asked.
 """
 
 from __future__ import annotations

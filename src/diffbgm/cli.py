@@ -230,7 +230,7 @@ def train(config_path, out_dir, resume, init_from, max_steps, max_minutes, data_
     """Train the denoiser described by CONFIG (e.g. configs/cpu.yaml); torchrun launches DDP."""
     import logging
 
-    from diffbgm.models.checkpoint import CheckpointError, read_metadata
+    from diffbgm.models.checkpoint import CheckpointError
     from diffbgm.training.config import ConfigError, check_data, load_config
     from diffbgm.training.trainer import ResumeError
 
@@ -245,10 +245,6 @@ def train(config_path, out_dir, resume, init_from, max_steps, max_minutes, data_
         check_data(config)
         if not resume and (Path(out_dir) / "checkpoint.state.pt").exists():
             raise ConfigError(f"{out_dir} already holds a run: pass --resume or choose another --out")
-        if init_from is not None:
-            if resume:
-                raise ConfigError("--resume continues a run and --init-from starts one: give only one")
-            read_metadata(init_from)
         if device.startswith("cuda"):
             import torch
 

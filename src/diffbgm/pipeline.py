@@ -128,6 +128,10 @@ class GenerationOptions:
         values["tempo_range"] = list(self.tempo_range)
         return values
 
+    def musical_key(self) -> Key | None:
+        """``key`` parsed (``None`` when the model chooses); raises ValueError for an unknown name."""
+        return None if self.key is None else Key.parse(self.key)
+
     @classmethod
     def from_dict(cls, values: dict) -> GenerationOptions:
         """Inverse of :meth:`to_dict` (unknown keys are ignored, so older manifests still load)."""
@@ -406,11 +410,10 @@ class ScoringPipeline:
                 parse_level(options.keep_audio)
             except ValueError as error:
                 raise GenerationError(str(error)) from None
-        if options.key is not None:
-            try:
-                Key.parse(options.key)
-            except ValueError as error:
-                raise GenerationError(str(error)) from None
+        try:
+            options.musical_key()
+        except ValueError as error:
+            raise GenerationError(str(error)) from None
         if options.soundfont is not None and not Path(options.soundfont).is_file():
             raise GenerationError(f"SoundFont not found: {options.soundfont}")
         paths = side_paths(output)
@@ -431,7 +434,8 @@ class ScoringPipeline:
         batch = condition_windows(conditions, score.semantic, spans)
         n_steps = score.roll.shape[1]
         free = free.copy()
-        allowed = None if options.key is None else torch.from_numpy(Key.parse(options.key).pitch_mask())
+        key = options.musical_key()
+        allowed = None if key is None else torch.from_numpy(key.pitch_mask())
         for index, span in enumerate(spans):
             start = span.start_beat * STEPS_PER_BEAT
             stop = min(start + WINDOW_STEPS, n_steps)
@@ -468,8 +472,8 @@ class ScoringPipeline:
                options: GenerationOptions, manifest: dict, stopwatch: _Stopwatch) -> GenerationResult:
         """Ending, MIDI, audio, mux, picture and manifest into a staging folder, then all moved into place."""
         onset, sustain = score.roll[ONSET], score.roll[SUSTAIN] & ~score.roll[ONSET]
-        key = None if options.key is None else Key.parse(options.key)
-        roll, ending = shape_ending(PianoRoll(onset, sustain), plan, options.fade_bars, options.cadence, key)
+        roll, ending = shape_ending(PianoRoll(onset, sustain), plan, options.fade_bars, options.cadence,
+                                    options.musical_key())
         pm = render_midi(roll, plan, intensity=score.intensity, velocity_range=DEFAULT_VELOCITY_RANGE)
         stopwatch.lap("midi")
         original = None

@@ -61,6 +61,14 @@ def read_metadata(path: str | Path) -> dict[str, str]:
     return metadata
 
 
+def read_state(path: str | Path, use_ema: bool = True) -> dict[str, torch.Tensor]:
+    """The state dict stored in a weights file: its EMA weights when present and ``use_ema``, else the trained ones."""
+    with safe_open(str(path), framework="pt") as handle:
+        names = list(handle.keys())
+        prefix = EMA_PREFIX if use_ema and any(n.startswith(EMA_PREFIX) for n in names) else MODEL_PREFIX
+        return {n[len(prefix):]: handle.get_tensor(n) for n in names if n.startswith(prefix)}
+
+
 def load_checkpoint(
     path: str | Path, device: torch.device | str = "cpu", use_ema: bool = True
 ) -> tuple[DiffBGMDenoiser, ModelConfig]:
@@ -74,10 +82,7 @@ def load_checkpoint(
     except (ConfigError, json.JSONDecodeError) as error:
         raise CheckpointError(f"bad model config in {path}: {error}") from None
     model = DiffBGMDenoiser(config)
-    with safe_open(str(path), framework="pt") as handle:
-        names = list(handle.keys())
-        prefix = EMA_PREFIX if use_ema and any(n.startswith(EMA_PREFIX) for n in names) else MODEL_PREFIX
-        state = {n[len(prefix):]: handle.get_tensor(n).float() for n in names if n.startswith(prefix)}
+    state = {name: tensor.float() for name, tensor in read_state(path, use_ema).items()}
     load_state(model, state, path)
     return model.to(device).eval(), config
 
@@ -101,10 +106,7 @@ def warm_start(model: nn.Module, path: str | Path) -> int:
     what the checkpoint computed and training only has to learn what the new inputs add.
     """
     read_metadata(path)
-    with safe_open(str(path), framework="pt") as handle:
-        names = list(handle.keys())
-        prefix = EMA_PREFIX if any(n.startswith(EMA_PREFIX) for n in names) else MODEL_PREFIX
-        source = {n[len(prefix):]: handle.get_tensor(n).float() for n in names if n.startswith(prefix)}
+    source = {name: tensor.float() for name, tensor in read_state(path).items()}
     target = model.state_dict()
     if set(source) != set(target):
         raise CheckpointError(
@@ -137,10 +139,7 @@ def export_weights(checkpoint: str | Path, output: str | Path, half: bool = True
     The model config travels in the metadata, so the output loads with :func:`load_checkpoint`.
     """
     metadata = read_metadata(checkpoint)
-    with safe_open(str(checkpoint), framework="pt") as handle:
-        names = list(handle.keys())
-        prefix = EMA_PREFIX if any(n.startswith(EMA_PREFIX) for n in names) else MODEL_PREFIX
-        state = {n[len(prefix):]: handle.get_tensor(n) for n in names if n.startswith(prefix)}
+    state = read_state(checkpoint)
     if half:
         state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
     config = ModelConfig.from_dict(json.loads(metadata["model_config"]))

@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 
 from diffbgm.diffusion.schedule import GaussianDiffusion
-from diffbgm.models.checkpoint import warm_start
+from diffbgm.models.checkpoint import read_metadata, warm_start
 from diffbgm.models.denoiser import DiffBGMDenoiser
 from diffbgm.training.config import ConfigError, RunConfig, check_data
 from diffbgm.training.datasets import Bgm909Windows, Pop909Windows, split_batch
@@ -76,8 +76,10 @@ def train(
     ``init_from`` starts a new run from another checkpoint's weights (:func:`warm_start`), e.g. to
     fine-tune, or to grow a trained model by inputs it did not have.
     """
-    if resume and init_from is not None:
-        raise ConfigError("--resume continues a run and --init-from starts one: give only one")
+    if init_from is not None:
+        if resume:
+            raise ConfigError("--resume continues a run and --init-from starts one: give only one")
+        read_metadata(init_from)
     check_data(config)
     torch_device = setup_distributed(device)
     try:
