@@ -3,13 +3,15 @@
 Usage:
     python3 benchmarks/eval_default_model.py --data runs/pop909 [--checkpoint runs/default/model.safetensors]
         [--n 240] [--steps 20] [--guidance 2.0] [--sampler dpmpp] [--device cuda] [--song-key]
-        [--json eval.json] [--markdown eval.md]
+        [--musicnn-python .venv-musicnn/bin/python] [--json eval.json] [--markdown eval.md]
 
 ``--data`` is a window data set built by ``diffbgm data pop909``. Conditions come from the real songs,
 built exactly as at training (:class:`diffbgm.training.datasets.Pop909Windows`). Without
 ``--checkpoint`` only the baselines run (ground truth, shuffled, density-matched), which checks the
 harness. ``--song-key`` adds a second model column sampled with the pitches outside each song's
 annotated key held silent (what ``diffbgm generate --key`` does), from the same initial noise.
+``--musicnn-python`` (or ``$DIFFBGM_MUSICNN_PYTHON``) names a Python with musicnn: P@K is then also
+measured over musicnn's audio embedding (:mod:`diffbgm.evaluation.audio_embedding`).
 Prints the comparison table and timings; writes JSON and Markdown when asked.
 """
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -25,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from diffbgm.atomic import atomic_output
+from diffbgm.evaluation.audio_embedding import AudioEmbeddingError, musicnn_embedder
 from diffbgm.evaluation.model_eval import (
     comparison_table,
     density_matched_generator,
@@ -88,6 +92,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--song-key", action="store_true",
                         help="also sample the model within each song's annotated key")
+    parser.add_argument("--musicnn-python", type=Path, default=os.environ.get("DIFFBGM_MUSICNN_PYTHON"),
+                        help="a Python with musicnn, for P@K over audio (default: $DIFFBGM_MUSICNN_PYTHON)")
+    parser.add_argument("--musicnn-layer", default="penultimate", help="musicnn layer to embed with")
     parser.add_argument("--device", default=None, help="torch device (default: cuda when available)")
     parser.add_argument("--text-model", type=Path, default=None, help="local sentence-transformers model")
     parser.add_argument("--json", type=Path, default=None)
@@ -119,10 +126,17 @@ def main() -> None:
         ("density-matched", lambda batch: density_matched_generator(batch, seed=args.seed)),
     ]
 
+    audio_embedder = None
+    if args.musicnn_python is not None:
+        audio_embedder = musicnn_embedder(args.musicnn_python, layer=args.musicnn_layer)
     started = time.perf_counter()
     reports = []
     for name, generate in generators:
-        report = evaluate_generator(windows, generate, batch_size=args.batch_size, name=name, seed=args.seed)
+        try:
+            report = evaluate_generator(windows, generate, batch_size=args.batch_size, name=name, seed=args.seed,
+                                        audio_embedder=audio_embedder)
+        except AudioEmbeddingError as error:
+            sys.exit(f"error: {error}")
         reports.append(report)
         print(f"{name}: generate {report.generate_seconds:.1f} s, measures {report.metric_seconds:.1f} s")
     total = time.perf_counter() - started

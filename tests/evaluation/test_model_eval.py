@@ -18,24 +18,8 @@ from diffbgm.evaluation.model_eval import (
     window_adherence,
     window_music_metrics,
 )
-from diffbgm.music.dataset import WindowStore, build_pop909
 from diffbgm.music.grid import WINDOW_BARS, WINDOW_BEATS
 from diffbgm.music.window import ATTRIBUTE_NAMES, MusicWindow
-
-VALID_SONGS = ["001", "005", "026", "040"]
-
-
-@pytest.fixture(scope="module")
-def valid_store(tmp_path_factory, pop909_root, structure_root, split_file):
-    out = tmp_path_factory.mktemp("pop909_valid")
-    build_pop909(pop909_root, structure_root, split_file, out, songs=VALID_SONGS, workers=1, progress=False)
-    return WindowStore(out, split="valid")
-
-
-@pytest.fixture(scope="module")
-def eval_windows(valid_store):
-    return select_eval_windows(valid_store, n=12, seed=0)
-
 
 def _window(roll: np.ndarray, boundary_beats=(), density=None) -> MusicWindow:
     attributes = {name: np.zeros(WINDOW_BEATS, dtype=np.float32) for name in ATTRIBUTE_NAMES}
@@ -75,11 +59,11 @@ def test_window_measures_by_hand():
 
 
 @pytest.mark.data
-def test_select_eval_windows_spread_and_deterministic(valid_store, eval_windows):
+def test_select_eval_windows_spread_and_deterministic(valid_store, eval_windows, valid_songs):
     assert len(eval_windows) == 12
-    assert {w.song for w in eval_windows} == set(VALID_SONGS)
+    assert {w.song for w in eval_windows} == set(valid_songs)
     assert all(w.split == "valid" for w in eval_windows)
-    for song in VALID_SONGS:
+    for song in valid_songs:
         bars = sorted(w.bar for w in eval_windows if w.song == song)
         assert len(bars) == 3 and all(b - a >= WINDOW_BARS for a, b in zip(bars, bars[1:]))
     again = select_eval_windows(valid_store, n=12, seed=0)
@@ -104,7 +88,7 @@ def test_ground_truth_generator_is_perfect(eval_windows):
     assert data["n_windows"] == 12 and data["n_songs"] == 4 and data["precision"]["p@1"] == 1.0
     assert len(data["windows"]) == 12
     table = report.to_table()
-    assert "| P@20 (%, 60 candidates) | 100.00 | — | 44.10 |" in table
+    assert "| P@20 (%, 60 candidates, symbolic) | 100.00 | — | 44.10 |" in table
     assert f"{PAPER_DIFF_BGM['pche']:.3f}" in table
 
 
