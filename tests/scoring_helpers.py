@@ -38,6 +38,13 @@ def three_shot_video(path: Path) -> Path:
     return write_video(path, frames, fps=FPS, audio_s=sum(SHOT_FRAMES) / FPS)
 
 
+def two_shot_video(path: Path, seconds: float = 20.0) -> Path:
+    """``seconds`` long, 96x64, no sound: a green still, then a moving square from half-way."""
+    half = int(seconds * FPS / 2)
+    frames = itertools.chain(solid(hue_colour(120), half, SIZE), moving_square(int(seconds * FPS) - half, SIZE))
+    return write_video(path, frames, fps=FPS)
+
+
 def one_second_video(path: Path) -> Path:
     """A 1 s video: shorter than one bar at any allowed tempo."""
     return write_video(path, solid((200, 40, 40), int(FPS), SIZE), fps=FPS)

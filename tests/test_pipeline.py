@@ -9,10 +9,10 @@ import av
 import numpy as np
 import pretty_midi
 import pytest
-from scoring_helpers import FPS, one_second_video, three_shot_video, tiny_checkpoint
+from scoring_helpers import FPS, one_second_video, three_shot_video, tiny_checkpoint, two_shot_video
 
 from diffbgm.conditions.timing import TimingConfig, plan_timing
-from diffbgm.music.grid import STEPS_PER_BAR, STEPS_PER_BEAT
+from diffbgm.music.grid import STEPS_PER_BAR, STEPS_PER_BEAT, WINDOW_BEATS
 from diffbgm.music.key import Key
 from diffbgm.music.notes import Note
 from diffbgm.music.pianoroll import PianoRoll
@@ -206,3 +206,31 @@ def test_key_option_keeps_every_note_in_the_scale(pipeline, video, result, workd
     with pytest.raises(GenerationError, match="unknown key 'H major'"):
         pipeline(video, workdir / "badkey.mp4", GenerationOptions(key="H major"))
     assert not (workdir / "badkey.json").exists()
+
+
+def test_auto_key_holds_later_windows_to_the_first_windows_key(pipeline, workdir):
+    video = two_shot_video(workdir / "twenty_seconds.mp4")
+    free = pipeline(video, workdir / "free.mp4", GenerationOptions(steps=2, seed=3, bpm=120.0))
+    auto = pipeline(video, workdir / "auto.mp4", GenerationOptions(steps=2, seed=3, bpm=120.0, key="Auto"))
+    manifest = json.loads(auto.files["json"].read_text())
+    key = Key(manifest["ending"]["key_tonic"], manifest["ending"]["key_mode"])
+    second_window = manifest["beats_s"][WINDOW_BEATS] - 1e-6  # 40 beats at 120 BPM: two windows
+
+    def notes(result, late):
+        midi = pretty_midi.PrettyMIDI(str(result.files["mid"])).instruments[0].notes
+        return sorted((round(n.start, 4), n.pitch) for n in midi if (n.start >= second_window) == late)
+
+    # The first window is the model's free choice, note for note; the key is estimated from it.
+    assert notes(auto, late=False) == notes(free, late=False)
+    with np.load(auto.files["npz"]) as stored:
+        first = stored["roll"][:, : WINDOW_BEATS * STEPS_PER_BEAT].astype(bool)
+    assert estimate_key(PianoRoll(first[0], first[1])) == (key.tonic, key.mode)
+    # Every later note keeps to that key; left alone, this random model leaves it.
+    assert notes(auto, late=True) and {p % 12 for _, p in notes(auto, late=True)} <= key.scale
+    assert {p % 12 for _, p in notes(free, late=True)} - key.scale
+    # Regenerating takes the key of the music it keeps, and holds the new notes to it.
+    redone = pipeline.regenerate(video, workdir / "auto.mp4", 1.0, 3.0)
+    ending = json.loads(redone.files["json"].read_text())["ending"]
+    kept_key = Key(ending["key_tonic"], ending["key_mode"])
+    midi = pretty_midi.PrettyMIDI(str(redone.files["mid"])).instruments[0].notes
+    assert {n.pitch % 12 for n in midi if 1.0 <= n.start < 3.0} <= kept_key.scale

@@ -315,7 +315,8 @@ _REGENERATE_OVERRIDES = ("steps", "sampler", "guidance", "seed", "keep_audio", "
 @click.option("--mood", type=str, default=None, help='mood words for the whole video, e.g. "calm, warm"')
 @click.option("--caption", type=str, default=None, help="your caption for the whole video")
 @click.option("--key", type=str, default=None,
-              help='keep the music in this key, e.g. "A minor" or "Eb major"  [default: the model chooses]')
+              help='keep the music in this key, e.g. "A minor" or "Eb major"; "auto": in the key the first '
+                   'window settles in  [default: the model chooses, window by window]')
 @click.option("--keep-audio", "keep_audio", type=str, default=None, metavar="LEVEL",
               help="mix in the video's own sound at LEVEL (-12dB or a linear gain like 0.25)")
 @click.option("--soundfont", type=click.Path(path_type=Path, dir_okay=False), default=None,

@@ -75,6 +75,9 @@ class GenerationError(ValueError):
     """A generation request the user must fix (one line; the CLI shows it without a traceback)."""
 
 
+KEY_AUTO = "auto"
+
+
 @dataclass(frozen=True)
 class GenerationOptions:
     """Everything a user chooses for one generation; saved in the manifest.
@@ -103,7 +106,9 @@ class GenerationOptions:
     key:
         A key such as ``"A minor"``: every window is sampled with the pitches outside its scale held
         silent (:func:`diffbgm.diffusion.restrict_pitches`). ``None`` lets the model choose; the
-        cadence then uses the key estimated from the music.
+        cadence then uses the key estimated from the music. ``"auto"`` lets the model choose in the
+        first window, then keeps every later window in the key estimated from it (the model writes
+        each window on its own and may otherwise drift from key to key).
     """
 
     bpm: float | None = None
@@ -130,7 +135,11 @@ class GenerationOptions:
 
     def musical_key(self) -> Key | None:
         """``key`` parsed (``None`` when the model chooses); raises ValueError for an unknown name."""
-        return None if self.key is None else Key.parse(self.key)
+        return None if self.key is None or self.follows_first_key() else Key.parse(self.key)
+
+    def follows_first_key(self) -> bool:
+        """Whether ``key`` is ``"auto"``: the key of the first window holds for the rest."""
+        return self.key is not None and self.key.strip().lower() == KEY_AUTO
 
     @classmethod
     def from_dict(cls, values: dict) -> GenerationOptions:
@@ -191,6 +200,15 @@ def window_seed(seed: int, window: int, revision: int = 0) -> int:
 def estimate_key(roll: PianoRoll) -> tuple[int, str]:
     """Krumhansl-Kessler key (tonic pitch class, ``major``/``minor``) of ``roll``, as the metrics estimate it."""
     return estimate_key_of_notes(beat_notes_from_pianoroll(roll.to_array()))
+
+
+def _key_of_known_music(roll: np.ndarray, free: np.ndarray) -> Key | None:
+    """The estimated key of the notes of ``roll`` (bool ``(2, steps, 128)``) outside the ``free`` steps."""
+    known = ~free[:, None]
+    onset = roll[ONSET] & known
+    if not onset.any():
+        return None
+    return Key(*estimate_key(PianoRoll(onset, roll[SUSTAIN] & known)))
 
 
 def shape_ending(roll: PianoRoll, plan: TimingPlan, fade_bars: int, cadence: bool,
@@ -334,11 +352,11 @@ class ScoringPipeline:
         )
         stopwatch.lap("conditions")
         free = np.ones(score.roll.shape[1], dtype=bool)
-        self._fill(score, free, options, revision=0)
+        key = self._fill(score, free, options, revision=0)
         stopwatch.lap("diffusion")
         manifest = {"video": str(video.resolve()), "shots": [list(map(float, s)) for s in analysis.shots],
                     "revision": 0, "regenerated": []}
-        return self._write(video, paths, plan, score, options, manifest, stopwatch)
+        return self._write(video, paths, plan, score, options, key, manifest, stopwatch)
 
     def regenerate(self, video: str | Path, output: str | Path, start_s: float, end_s: float,
                    overrides: dict | None = None) -> GenerationResult:
@@ -382,12 +400,12 @@ class ScoringPipeline:
         free = np.zeros(score.roll.shape[1], dtype=bool)
         free[first:last] = True
         revision = int(manifest.get("revision", 0)) + 1
-        self._fill(score, free, options, revision=revision)
+        key = self._fill(score, free, options, revision=revision)
         stopwatch.lap("diffusion")
         start_time, end_time = (float(plan.tempo_map.time_of_beat(s / STEPS_PER_BEAT)) for s in (first, last))
         manifest.update(revision=revision,
                         regenerated=list(manifest.get("regenerated", [])) + [[start_time, end_time]])
-        return self._write(video, paths, plan, score, options, manifest, stopwatch)
+        return self._write(video, paths, plan, score, options, key, manifest, stopwatch)
 
     # --- internals --------------------------------------------------------------------------------
 
@@ -424,8 +442,12 @@ class ScoringPipeline:
             raise GenerationError(str(error)) from None
         return video, paths
 
-    def _fill(self, score: _Score, free: np.ndarray, options: GenerationOptions, revision: int) -> None:
-        """Generate the ``free`` steps of ``score.roll`` window by window, the rest being known."""
+    def _fill(self, score: _Score, free: np.ndarray, options: GenerationOptions, revision: int) -> Key | None:
+        """Generate the ``free`` steps of ``score.roll`` window by window, the rest being known.
+
+        Returns the key the windows were held to: the given one, the one ``"auto"`` settled on (from
+        the music already known when regenerating, else from the first window written), or ``None``.
+        """
         from diffbgm.diffusion import restrict_pitches, sample
 
         n_beats = score.segments.shape[0]
@@ -435,6 +457,8 @@ class ScoringPipeline:
         n_steps = score.roll.shape[1]
         free = free.copy()
         key = options.musical_key()
+        if options.follows_first_key():
+            key = _key_of_known_music(score.roll, free)
         allowed = None if key is None else torch.from_numpy(key.pitch_mask())
         for index, span in enumerate(spans):
             start = span.start_beat * STEPS_PER_BEAT
@@ -456,6 +480,12 @@ class ScoringPipeline:
             score.roll[:, start:stop][:, new] = window[:, : stop - start][:, new]
             free[start:stop] = False
             logger.info("window %d/%d done", index + 1, len(spans))
+            if key is None and options.follows_first_key():
+                key = _key_of_known_music(score.roll, free)
+                if key is not None:
+                    allowed = torch.from_numpy(key.pitch_mask())
+                    logger.info("the music settled in %s", key)
+        return key
 
     @staticmethod
     def _window_context(roll: np.ndarray, free: np.ndarray, span: WindowSpan) -> tuple[torch.Tensor, torch.Tensor]:
@@ -469,11 +499,10 @@ class ScoringPipeline:
         return torch.from_numpy(known)[None], torch.from_numpy(mask).expand(1, 2, WINDOW_STEPS, N_PITCHES)
 
     def _write(self, video: Path, paths: dict[str, Path], plan: TimingPlan, score: _Score,
-               options: GenerationOptions, manifest: dict, stopwatch: _Stopwatch) -> GenerationResult:
+               options: GenerationOptions, key: Key | None, manifest: dict, stopwatch: _Stopwatch) -> GenerationResult:
         """Ending, MIDI, audio, mux, picture and manifest into a staging folder, then all moved into place."""
         onset, sustain = score.roll[ONSET], score.roll[SUSTAIN] & ~score.roll[ONSET]
-        roll, ending = shape_ending(PianoRoll(onset, sustain), plan, options.fade_bars, options.cadence,
-                                    options.musical_key())
+        roll, ending = shape_ending(PianoRoll(onset, sustain), plan, options.fade_bars, options.cadence, key)
         pm = render_midi(roll, plan, intensity=score.intensity, velocity_range=DEFAULT_VELOCITY_RANGE)
         stopwatch.lap("midi")
         original = None
