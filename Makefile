@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test
+.PHONY: setup demo test musicnn-env
 
 setup: $(VENV)/.installed
 
@@ -17,3 +17,15 @@ demo: setup
 
 test: setup
 	$(BIN)/python -m pytest -q
+
+# musicnn (for P@K over audio in benchmarks/eval_default_model.py) needs TensorFlow 1.x-style layers,
+# so it gets its own environment; musicnn's metadata pins numpy<1.17, hence --no-deps.
+MUSICNN_VENV ?= .venv-musicnn
+
+musicnn-env: $(MUSICNN_VENV)/.installed
+
+$(MUSICNN_VENV)/.installed:
+	$(PYTHON) -m venv $(MUSICNN_VENV)
+	$(MUSICNN_VENV)/bin/python -m pip install -q 'tensorflow-cpu==2.15.1' librosa 'numpy<2'
+	$(MUSICNN_VENV)/bin/python -m pip install -q --no-deps musicnn==0.1.0
+	touch $@
