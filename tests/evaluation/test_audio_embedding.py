@@ -128,3 +128,5 @@ def test_musicnn_embeds_windows():
     assert vectors.shape == (3, 200) and np.isfinite(vectors).all()
     assert not np.allclose(vectors[0], vectors[1])
     assert np.array_equal(musicnn_embedder(Path(MUSICNN_PYTHON))(rolls[:1]), vectors[:1])
+    with pytest.raises(AudioEmbeddingError, match="shorter than musicnn's 3-s input"):
+        musicnn_embedder(Path(MUSICNN_PYTHON))(_roll_with_note(0, 2, n_steps=16)[None])

@@ -58,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
         paths = [line.strip() for line in listing if line.strip()]
     rows = []
     for path in paths:
+        if librosa.get_duration(path=path) < PATCH_SECONDS:
+            sys.exit(f"{path}: shorter than musicnn's {PATCH_SECONDS:g}-s input")
         patches, _ = batch_data(path, n_frames, n_frames)
         activations = session.run(outputs[args.layer], feed_dict={x: patches, is_training: False})
         rows.append(np.asarray(activations, dtype=np.float64).reshape(len(patches), -1).mean(axis=0))
