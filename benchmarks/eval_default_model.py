@@ -8,8 +8,11 @@ Usage:
 ``--data`` is a window data set built by ``diffbgm data pop909``. Conditions come from the real songs,
 built exactly as at training (:class:`diffbgm.training.datasets.Pop909Windows`). Without
 ``--checkpoint`` only the baselines run (ground truth, shuffled, density-matched), which checks the
-harness. ``--song-key`` adds a second model column sampled with the pitches outside each song's
-annotated key held silent (what ``diffbgm generate --key`` does), from the same initial noise.
+harness. A model that reads a key (``unet.scale_input``) is given each song's annotated key, as the
+other conditions come from the song, and a second column samples it with no key (what ``diffbgm
+generate`` does without ``--key``). ``--song-key`` adds a column sampled with the pitches outside each
+song's key held silent (``diffbgm generate --key ... --strict-key``). All columns start from the same
+initial noise.
 ``--musicnn-python`` (or ``$DIFFBGM_MUSICNN_PYTHON``) names a Python with musicnn: P@K is then also
 measured over musicnn's audio embedding (:mod:`diffbgm.evaluation.audio_embedding`).
 Prints the comparison table and timings; writes JSON and Markdown when asked.
@@ -42,10 +45,15 @@ from diffbgm.music.key import Key
 from diffbgm.music.window import MusicWindow
 
 
-def model_generator(checkpoint: Path, windows: list[MusicWindow], args: argparse.Namespace, song_key: bool = False):
+KEY_USES = ("condition", "none", "strict")
+
+
+def model_generator(checkpoint: Path, windows: list[MusicWindow], args: argparse.Namespace, key: str = "condition"):
     """The checkpoint's sampler as a generator over ``windows`` (conditions embedded once, up front).
 
-    With ``song_key`` every window keeps to the scale of its song's annotated key.
+    ``key`` (one of ``KEY_USES``): each song's annotated key is a condition (read by a model with
+    ``unet.scale_input``, ignored by others); ``none``: no window has a key; ``strict``: a condition,
+    and the pitches outside its scale are held silent.
     """
     import torch
     from torch.utils.data import default_collate
@@ -63,8 +71,10 @@ def model_generator(checkpoint: Path, windows: list[MusicWindow], args: argparse
     def generate(batch: list[MusicWindow]) -> np.ndarray:
         items = [examples[index_of[(w.song, w.bar)]] for w in batch]
         _, conditions = split_batch(default_collate(items), args.device)
+        if key == "none":
+            conditions = conditions.with_scale(None)
         known = known_mask = None
-        if song_key:
+        if key == "strict":
             allowed = np.stack([Key(w.key_tonic, w.key_mode).pitch_mask() for w in batch])
             known, known_mask = restrict_pitches(torch.from_numpy(allowed).to(args.device))
         rolls = sample(model, conditions, sampler=args.sampler, steps=args.steps,
@@ -91,7 +101,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--song-key", action="store_true",
-                        help="also sample the model within each song's annotated key")
+                        help="also sample the model with the pitches outside each song's key held silent")
     parser.add_argument("--musicnn-python", type=Path, default=os.environ.get("DIFFBGM_MUSICNN_PYTHON"),
                         help="a Python with musicnn, for P@K over audio (default: $DIFFBGM_MUSICNN_PYTHON)")
     parser.add_argument("--musicnn-layer", default="penultimate", help="musicnn layer to embed with")
@@ -113,12 +123,14 @@ def main() -> None:
             import torch
 
             args.device = "cuda" if torch.cuda.is_available() else "cpu"
-        from diffbgm.models import CheckpointError
+        from diffbgm.models import CheckpointError, load_checkpoint
 
         try:
             generators.append(("Diff-BGM (ours)", model_generator(args.checkpoint, windows, args)))
+            if load_checkpoint(args.checkpoint)[1].unet.scale_input:
+                generators.append(("ours, no key", model_generator(args.checkpoint, windows, args, "none")))
             if args.song_key:
-                generators.append(("ours, song's key", model_generator(args.checkpoint, windows, args, True)))
+                generators.append(("ours, key held", model_generator(args.checkpoint, windows, args, "strict")))
         except CheckpointError as error:
             sys.exit(f"error: {error}")
     generators += [

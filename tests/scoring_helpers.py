@@ -16,15 +16,22 @@ SIZE = (96, 64)
 SHOT_FRAMES = (48, 48, 60)
 
 
-def tiny_checkpoint(path: Path) -> Path:
-    """A randomly initialised denoiser (a few thousand parameters) saved with the project's checkpoint code."""
+def tiny_checkpoint(path: Path, scale_input: bool = False) -> Path:
+    """A randomly initialised denoiser (a few thousand parameters) saved with the project's checkpoint code.
+
+    ``scale_input``: the model reads a key (its output layer is then randomised too, so the key matters).
+    """
     torch.manual_seed(0)
     config = ModelConfig(
         unet=UNetConfig(base_channels=8, channel_mult=(1, 2, 2), num_res_blocks=1, attention_levels=(),
-                        num_heads=2, norm_groups=4),
+                        num_heads=2, norm_groups=4, scale_input=scale_input),
         conditions=ConditionConfig(width=16),
     )
-    save_weights(path, config, {"model": DiffBGMDenoiser(config).state_dict()})
+    model = DiffBGMDenoiser(config)
+    if scale_input:
+        with torch.no_grad():
+            model.unet.conv_out.weight.normal_(0.0, 0.1)
+    save_weights(path, config, {"model": model.state_dict()})
     return path
 
 

@@ -9,6 +9,7 @@ import av
 import numpy as np
 import pretty_midi
 import pytest
+import torch
 from scoring_helpers import FPS, one_second_video, three_shot_video, tiny_checkpoint, two_shot_video
 
 from diffbgm.conditions.timing import TimingConfig, plan_timing
@@ -206,6 +207,40 @@ def test_key_option_keeps_every_note_in_the_scale(pipeline, video, result, workd
     with pytest.raises(GenerationError, match="unknown key 'H major'"):
         pipeline(video, workdir / "badkey.mp4", GenerationOptions(key="H major"))
     assert not (workdir / "badkey.json").exists()
+
+
+def test_a_model_that_reads_the_key_is_told_it_and_strict_key_holds_the_scale(video, workdir, monkeypatch):
+    import diffbgm.diffusion
+
+    from diffbgm.conditions import scale_vector
+
+    keyed_model = ScoringPipeline.from_checkpoint(tiny_checkpoint(workdir / "keyed.safetensors", scale_input=True))
+    key = Key.parse("Eb major")
+    calls = []
+    sample = diffbgm.diffusion.sample
+
+    def recording(model, conditions, **kwargs):
+        calls.append((conditions.scale, kwargs["known_mask"]))
+        return sample(model, conditions, **kwargs)
+
+    monkeypatch.setattr(diffbgm.diffusion, "sample", recording)
+
+    def pitch_classes(result):
+        return {n.pitch % 12 for n in pretty_midi.PrettyMIDI(str(result.files["mid"])).instruments[0].notes}
+
+    (workdir / "keyed").mkdir()
+    free = keyed_model(video, workdir / "keyed" / "free.mp4", GenerationOptions(steps=2, seed=3))
+    assert all(scale is None for scale, _ in calls)
+    calls.clear()
+    told = keyed_model(video, workdir / "keyed" / "told.mp4", GenerationOptions(steps=2, seed=3, key="Eb major"))
+    # The key goes in as a condition, and no pitch is held silent: the model decides how far to keep to it.
+    assert all(torch.equal(scale[0], torch.from_numpy(scale_vector(key.pitch_mask()))) for scale, _ in calls)
+    assert calls and all(torch.equal(mask.amax(-1), mask.amin(-1)) for _, mask in calls)  # same for every pitch
+    assert free.files["mid"].read_bytes() != told.files["mid"].read_bytes()
+    strict = keyed_model(video, workdir / "keyed" / "strict.mp4",
+                         GenerationOptions(steps=2, seed=3, key="Eb major", strict_key=True))
+    assert pitch_classes(free) - key.scale and pitch_classes(strict) and pitch_classes(strict) <= key.scale
+    assert json.loads(strict.files["json"].read_text())["options"]["strict_key"] is True
 
 
 def test_auto_key_holds_later_windows_to_the_first_windows_key(pipeline, workdir):

@@ -317,6 +317,9 @@ _REGENERATE_OVERRIDES = ("steps", "sampler", "guidance", "seed", "keep_audio", "
 @click.option("--key", type=str, default=None,
               help='keep the music in this key, e.g. "A minor" or "Eb major"; "auto": in the key the first '
                    'window settles in  [default: the model chooses, window by window]')
+@click.option("--strict-key", is_flag=True,
+              help="hold every note to the scale of --key (a model that reads the key otherwise keeps POP909's "
+                   "share of passing notes)")
 @click.option("--keep-audio", "keep_audio", type=str, default=None, metavar="LEVEL",
               help="mix in the video's own sound at LEVEL (-12dB or a linear gain like 0.25)")
 @click.option("--soundfont", type=click.Path(path_type=Path, dir_okay=False), default=None,
@@ -327,7 +330,7 @@ _REGENERATE_OVERRIDES = ("steps", "sampler", "guidance", "seed", "keep_audio", "
 @click.option("--no-cache", is_flag=True, help="analyse the video again even if a cached result exists")
 @click.pass_context
 def generate(ctx, video, output, model_path, bpm, tempo_range, steps, sampler, guidance, seed, mood, caption,
-             key, keep_audio, soundfont, regenerate, device, no_cache) -> None:
+             key, strict_key, keep_audio, soundfont, regenerate, device, no_cache) -> None:
     """Write background music for VIDEO and put it on the picture."""
     import logging
 
@@ -344,7 +347,7 @@ def generate(ctx, video, output, model_path, bpm, tempo_range, steps, sampler, g
         raise click.ClickException(f"--tempo-range needs LOW <= HIGH, got {tempo_range[0]:g} {tempo_range[1]:g}")
     options = GenerationOptions(bpm=bpm, tempo_range=tuple(tempo_range), steps=steps, sampler=sampler,
                                 guidance=guidance, seed=seed, mood=mood, caption=caption, keep_audio=keep_audio,
-                                soundfont=str(soundfont) if soundfont else None, key=key)
+                                soundfont=str(soundfont) if soundfont else None, key=key, strict_key=strict_key)
     created = _make_output_folder(output)
     try:
         for path in side_paths(output).values():

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from diffbgm.conditions import ConditionBatch
+from diffbgm.conditions import ConditionBatch, scale_vector
 from diffbgm.conditions.from_video import (
     DEFAULT_OVERLAP_BEATS,
     VideoConditions,
@@ -104,11 +104,15 @@ class GenerationOptions:
         The ending: velocities fall over the last ``fade_bars`` bars; ``cadence`` puts a tonic chord
         of the key on the last downbeat.
     key:
-        A key such as ``"A minor"``: every window is sampled with the pitches outside its scale held
-        silent (:func:`diffbgm.diffusion.restrict_pitches`). ``None`` lets the model choose; the
-        cadence then uses the key estimated from the music. ``"auto"`` lets the model choose in the
-        first window, then keeps every later window in the key estimated from it (the model writes
-        each window on its own and may otherwise drift from key to key).
+        A key such as ``"A minor"``. A model that reads a key (``unet.scale_input``, as the shipped
+        one) gets it as a condition and keeps to its scale as POP909 does, passing notes included;
+        any other model is sampled with the pitches outside the scale held silent
+        (:func:`diffbgm.diffusion.restrict_pitches`). ``None`` lets the model choose; the cadence then
+        uses the key estimated from the music. ``"auto"`` lets the model choose in the first window,
+        then keeps every later window in the key estimated from it (the model writes each window on
+        its own and may otherwise drift from key to key).
+    strict_key:
+        Hold the pitches outside the key's scale silent with a model that reads a key, too.
     """
 
     bpm: float | None = None
@@ -126,6 +130,7 @@ class GenerationOptions:
     fade_bars: int = 2
     cadence: bool = True
     key: str | None = None
+    strict_key: bool = False
 
     def to_dict(self) -> dict:
         """Plain JSON values."""
@@ -459,18 +464,23 @@ class ScoringPipeline:
         key = options.musical_key()
         if options.follows_first_key():
             key = _key_of_known_music(score.roll, free)
-        allowed = None if key is None else torch.from_numpy(key.pitch_mask())
+        # A model that reads the key is told it; the others (and --strict-key) get its scale as a mask.
+        reads_key = self.model.config.unet.scale_input
+        hard_key = options.strict_key or not reads_key
         for index, span in enumerate(spans):
             start = span.start_beat * STEPS_PER_BEAT
             stop = min(start + WINDOW_STEPS, n_steps)
             if not free[start:stop].any():
                 continue
             known, mask = self._window_context(score.roll, free, span)
-            if allowed is not None:
-                known, mask = restrict_pitches(allowed, known, mask)
+            if key is not None and hard_key:
+                known, mask = restrict_pitches(torch.from_numpy(key.pitch_mask()), known, mask)
+            conditions = batch[index]
+            if key is not None and reads_key:
+                conditions = conditions.with_scale(torch.from_numpy(scale_vector(key.pitch_mask()))[None])
             generator = torch.Generator(device="cpu").manual_seed(window_seed(options.seed, index, revision))
             probabilities = sample(
-                self.model, _to_device(batch[index], self.device), sampler=options.sampler, steps=options.steps,
+                self.model, _to_device(conditions, self.device), sampler=options.sampler, steps=options.steps,
                 guidance_scale=options.guidance, generator=generator, known=known.to(self.device),
                 known_mask=mask.to(self.device),
             )
@@ -483,7 +493,6 @@ class ScoringPipeline:
             if key is None and options.follows_first_key():
                 key = _key_of_known_music(score.roll, free)
                 if key is not None:
-                    allowed = torch.from_numpy(key.pitch_mask())
                     logger.info("the music settled in %s", key)
         return key
 

@@ -63,3 +63,54 @@ def test_loss_drops_conditions_at_the_configured_rate(p):
     conditions = ConditionBatch(torch.rand(4000, 1, 4), torch.rand(4000, 1, 2), torch.zeros(4000, 1, dtype=torch.long))
     diffusion.loss(recorder, torch.zeros(4000, 1, 1, 1), conditions, generator=torch.Generator().manual_seed(0))
     assert abs(recorder.masks[0].float().mean().item() - p) < 0.03
+
+
+def test_scale_vector_marks_the_keys_scale_and_no_key_is_zero():
+    from diffbgm.conditions import scale_vector
+    from diffbgm.music.key import Key
+
+    d_major = scale_vector(Key.parse("D major").pitch_mask())
+    # D E F# G A B C# are in, the other five pitch classes out, in every octave.
+    assert [int(v) for v in d_major[60:72]] == [-1, 1, 1, -1, 1, -1, 1, 1, -1, 1, -1, 1]
+    assert (d_major[:12] == d_major[60:72]).all() and d_major.dtype == "float32"
+    assert not scale_vector(None).any() and scale_vector(None).shape == (128,)
+
+
+def test_condition_batch_carries_a_key_through_moves_selection_and_cat():
+    with pytest.raises(ValueError, match="scale must be"):
+        ConditionBatch(torch.rand(2, 32, 4), torch.randn(2, 32, 384), torch.zeros(2, 32, dtype=torch.long),
+                       torch.ones(2, 12))
+    keyed = batch(2).with_scale(torch.ones(2, 128))
+    assert torch.equal(keyed.to("cpu").scale, keyed.scale) and keyed[1].scale.shape == (1, 128)
+    # Windows without a key get zeros next to windows with one; with no key anywhere it stays None.
+    mixed = ConditionBatch.cat([keyed, batch(1)])
+    assert mixed.scale[:2].eq(1).all() and not mixed.scale[2].any()
+    assert ConditionBatch.cat([batch(1), batch(1)]).scale is None
+    assert not batch(2).scales().any() and batch(2).scales().shape == (2, 128)
+
+
+class ScaleRecorder(torch.nn.Module):
+    """Records the key the loss passed with each window."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scales = []
+
+    def forward(self, x, t, conditions, null_mask):
+        self.scales.append(conditions.scale)
+        return torch.zeros_like(x)
+
+
+@pytest.mark.parametrize("p", [0.0, 0.2])
+def test_loss_drops_the_key_alone_at_the_configured_rate(p):
+    diffusion = GaussianDiffusion(DiffusionConfig(key_dropout=p))
+    recorder = ScaleRecorder()
+    n = 4000
+    conditions = ConditionBatch(torch.rand(n, 1, 4), torch.rand(n, 1, 2), torch.zeros(n, 1, dtype=torch.long),
+                                torch.ones(n, 128))
+    diffusion.loss(recorder, torch.zeros(n, 1, 1, 1), conditions, generator=torch.Generator().manual_seed(0))
+    scale = recorder.scales[0]
+    dropped = ~scale.any(dim=1)
+    assert abs(dropped.float().mean().item() - p) < 0.03
+    assert scale[~dropped].eq(1).all()  # the kept keys are untouched
+    assert conditions.scale.eq(1).all()  # and the caller's batch is not changed

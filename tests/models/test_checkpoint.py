@@ -35,16 +35,21 @@ def trained_tiny(path: Path) -> DiffBGMDenoiser:
     return model
 
 
+def denoiser_inputs(model: DiffBGMDenoiser) -> tuple[torch.Tensor, torch.Tensor, ConditionBatch]:
+    """A noisy batch of two windows, their timesteps and random conditions."""
+    generator = torch.Generator().manual_seed(2)
+    x = torch.randn(2, *model.sample_shape, generator=generator)
+    conditions = ConditionBatch(torch.rand(2, 32, 4, generator=generator),
+                                torch.randn(2, 32, 384, generator=generator),
+                                torch.zeros(2, 32, dtype=torch.long))
+    return x, torch.tensor([50, 600]), conditions
+
+
 def test_warm_start_with_metric_position_computes_what_the_checkpoint_computed(tmp_path):
     old = trained_tiny(tmp_path / "old.safetensors")
     grown = DiffBGMDenoiser(tiny(metric_position=True)).eval()
     assert warm_start(grown, tmp_path / "old.safetensors") == 1
-    generator = torch.Generator().manual_seed(2)
-    x = torch.randn(2, *old.sample_shape, generator=generator)
-    conditions = ConditionBatch(torch.rand(2, 32, 4, generator=generator),
-                                torch.randn(2, 32, 384, generator=generator),
-                                torch.zeros(2, 32, dtype=torch.long))
-    t = torch.tensor([50, 600])
+    x, t, conditions = denoiser_inputs(old)
     with torch.no_grad():
         assert torch.allclose(old(x, t, conditions), grown(x, t, conditions), atol=1e-6)
     # The new input channels start at zero but are trainable: the metric position can now be learned.
@@ -75,3 +80,17 @@ def test_cli_train_init_from_errors_are_one_line(tmp_path):
     assert both.output.strip() == "Error: --resume continues a run and --init-from starts one: give only one"
     assert missing.output.strip() == f"Error: checkpoint not found: {tmp_path / 'missing.safetensors'}"
     assert not (tmp_path / "run").exists()
+
+
+def test_warm_start_with_a_key_input_computes_what_the_checkpoint_computed_for_any_key(tmp_path):
+    from diffbgm.conditions import scale_vector
+    from diffbgm.music.key import Key
+
+    old = trained_tiny(tmp_path / "old.safetensors")
+    grown = DiffBGMDenoiser(tiny(scale_input=True)).eval()
+    assert warm_start(grown, tmp_path / "old.safetensors") == 1
+    x, t, conditions = denoiser_inputs(old)
+    keyed = conditions.with_scale(torch.from_numpy(scale_vector(Key.parse("A minor").pitch_mask())).expand(2, 128))
+    with torch.no_grad():
+        assert torch.allclose(old(x, t, conditions), grown(x, t, keyed), atol=1e-6)
+    assert not grown.unet.conv_in.weight[:, -1].any() and grown.unet.conv_in.weight.requires_grad

@@ -225,3 +225,24 @@ def test_metric_position_makes_the_output_depend_on_the_place_in_the_bar():
     assert (out[:, 0] - out[:, 1]).abs().max() > 1e-3  # a downbeat against the sixteenth after it
     assert (out[:, 0] - out[:, 4]).abs().max() > 1e-3  # against the second beat
     assert torch.allclose(out[:, :STEPS_PER_BAR], out[:, STEPS_PER_BAR:], atol=1e-4)  # one bar later
+
+
+def test_the_key_input_changes_the_prediction_and_the_null_condition_drops_it():
+    from diffbgm.conditions import scale_vector
+    from diffbgm.music.key import Key
+
+    config = tiny_config()
+    config = replace(config, unet=replace(config.unet, scale_input=True))
+    model = randomised(DiffBGMDenoiser(config))
+    conditions = random_conditions(1, config)
+    c_major = conditions.with_scale(torch.from_numpy(scale_vector(Key.parse("C major").pitch_mask()))[None])
+    f_sharp = conditions.with_scale(torch.from_numpy(scale_vector(Key.parse("F# major").pitch_mask()))[None])
+    x = torch.randn(1, *model.sample_shape)
+    t = torch.tensor([500])
+    null = torch.tensor([True])
+    with torch.no_grad():
+        assert not torch.allclose(model(x, t, c_major), model(x, t, f_sharp))
+        # No key is the all-zero key, and the null condition (for guidance) has none.
+        assert torch.equal(model(x, t, conditions), model(x, t, conditions.with_scale(torch.zeros(1, 128))))
+        assert torch.equal(model(x, t, c_major, null), model(x, t, f_sharp, null))
+        assert torch.equal(model(x, t, c_major, null), model(x, t, conditions, null))

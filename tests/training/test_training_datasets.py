@@ -72,6 +72,23 @@ def test_pitch_shift_depends_only_on_the_seed(embedder):
     assert dataset[(0, (0, 0, 5))]["x"].equal(dataset[(0, (0, 0, 5))]["x"])
 
 
+def test_examples_carry_the_songs_key_and_it_moves_with_the_notes(embedder):
+    from dataclasses import replace
+
+    from diffbgm.conditions import scale_vector
+    from diffbgm.music.key import Key
+
+    g_minor = replace(window([0] * 32, mode="minor"), key_tonic=7)
+    item = Pop909Windows([g_minor], embedder)[0]
+    assert torch.equal(item["scale"], torch.from_numpy(scale_vector(Key.parse("G minor").pitch_mask())))
+    dataset = Pop909Windows([g_minor], embedder, pitch_shift=3)
+    for seed in range(6):
+        shifted = dataset[(0, (0, 0, seed))]
+        semitones = shifted["x"][0].argmax(dim=-1)[0].item() - 76
+        moved = Key((7 + semitones) % 12, "minor")
+        assert torch.equal(shifted["scale"], torch.from_numpy(scale_vector(moved.pitch_mask())))
+
+
 @pytest.mark.data
 def test_cli_trains_on_real_windows(tmp_path, pop909_root, structure_root, split_file):
     from diffbgm.music.dataset import build_pop909

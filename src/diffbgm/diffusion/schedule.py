@@ -60,8 +60,9 @@ class GaussianDiffusion(nn.Module):
     ) -> torch.Tensor:
         """Epsilon-prediction MSE for a batch of clean windows ``x0`` (already in [-1, 1], cropped).
 
-        Draws timesteps uniformly, Gaussian noise, and which windows lose their conditions
-        (``condition_dropout``) from ``generator`` (default: the global RNG of ``x0``'s device).
+        Draws timesteps uniformly, Gaussian noise, which windows lose their conditions
+        (``condition_dropout``) and which lose only their key (``key_dropout``) from ``generator``
+        (default: the global RNG of ``x0``'s device).
         """
         batch = x0.shape[0]
         device = x0.device
@@ -70,5 +71,8 @@ class GaussianDiffusion(nn.Module):
         )
         noise = torch.randn(x0.shape, device=device, generator=generator, dtype=x0.dtype)
         null_mask = torch.rand(batch, device=device, generator=generator) < self.config.condition_dropout
+        if self.config.key_dropout > 0.0 and conditions.scale is not None:
+            keep = torch.rand(batch, device=device, generator=generator) >= self.config.key_dropout
+            conditions = conditions.with_scale(conditions.scale * keep[:, None].to(conditions.scale.dtype))
         prediction = model(self.add_noise(x0, noise, timesteps), timesteps, conditions, null_mask)
         return F.mse_loss(prediction.float(), noise.float())

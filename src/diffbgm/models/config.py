@@ -46,6 +46,11 @@ class UNetConfig:
     # diffbgm.models.unet.metric_position_channels). Convolutions are translation-equivariant in time,
     # so without them the network cannot tell a downbeat from an off-beat sixteenth.
     metric_position: bool = False
+    # Not in the paper: the requested key as one more input channel (+1 on the pitches of its scale,
+    # -1 off it, 0 with no key; see diffbgm.conditions.scale_vector). A hard mask of the scale removes
+    # the passing and borrowed notes POP909 is full of (6 % of its notes are outside the key); as an
+    # input the network learns how far to keep to the scale.
+    scale_input: bool = False
 
     def __post_init__(self) -> None:
         _check(self.base_channels > 0 and self.num_res_blocks > 0, "unet sizes must be positive")
@@ -106,12 +111,16 @@ class DiffusionConfig:
     # Probability of replacing a window's conditions by the null tokens during training, needed for
     # classifier-free guidance (the official Diff-BGM code never drops conditions).
     condition_dropout: float = 0.15
+    # Probability of dropping only the key (unet.scale_input), so that the model also writes well when
+    # the user gives none; the null condition always drops it.
+    key_dropout: float = 0.0
 
     def __post_init__(self) -> None:
         _check(self.beta_schedule in ("scaled_linear", "linear"),
                f"diffusion.beta_schedule must be scaled_linear or linear, got {self.beta_schedule!r}")
         _check(0 < self.beta_start < self.beta_end < 1, "diffusion betas must satisfy 0 < start < end < 1")
         _check(0.0 <= self.condition_dropout < 1.0, "diffusion.condition_dropout must lie in [0, 1)")
+        _check(0.0 <= self.key_dropout < 1.0, "diffusion.key_dropout must lie in [0, 1)")
         _check(self.num_train_timesteps > 1, "diffusion.num_train_timesteps must be > 1")
 
 

@@ -22,7 +22,8 @@ class DiffBGMDenoiser(nn.Module):
 
     ``x`` is the noisy piano roll restricted to the configured pitch columns, ``(B, 2, 128, P)``
     (see :meth:`crop` / :meth:`uncrop`); ``null_mask`` (bool ``(B,)``) swaps the chosen windows'
-    conditions for the learned null tokens (unconditional prediction for classifier-free guidance).
+    conditions for the learned null tokens (unconditional prediction for classifier-free guidance),
+    and their key (``conditions.scale``, read with ``unet.scale_input``) for none.
     """
 
     def __init__(self, config: ModelConfig) -> None:
@@ -47,7 +48,12 @@ class DiffBGMDenoiser(nn.Module):
             segment_mask = SegmentMask(conditions.segments, key_beats)
         elif variant == "halves":
             segment_mask = SegmentMask.halves(x.shape[0], conditions.segments.shape[1], key_beats)
-        return self.unet(x, timesteps, context.to(x.dtype), segment_mask)
+        scale = None
+        if self.config.unet.scale_input:
+            scale = self.crop(conditions.scales())
+            if null_mask is not None:
+                scale = scale.masked_fill(null_mask[:, None], 0.0)
+        return self.unet(x, timesteps, context.to(x.dtype), segment_mask, scale)
 
     def crop(self, roll: torch.Tensor) -> torch.Tensor:
         """Full 128-pitch tensor ``(..., 128)`` -> the pitch columns the network models."""

@@ -98,7 +98,7 @@ class UNet(nn.Module):
                 )
             return UNetStage(ResBlock(cin, cout, embed_dim, groups, config.dropout), transformer)
 
-        extra = METRIC_CHANNELS if config.metric_position else 0
+        extra = (METRIC_CHANNELS if config.metric_position else 0) + (1 if config.scale_input else 0)
         self.conv_in = nn.Conv2d(config.in_channels + extra, base, 3, padding=1)
         self.down = nn.ModuleList()
         self.downsample = nn.ModuleList()
@@ -145,7 +145,9 @@ class UNet(nn.Module):
         timesteps: torch.Tensor,
         context: torch.Tensor,
         segment_mask: SegmentMask | None = None,
+        scale: torch.Tensor | None = None,
     ) -> torch.Tensor:
+        """``scale`` (``(B, P)``, the network's pitch columns) is read when ``config.scale_input``; ``None``: no key."""
         embedding = get_timestep_embedding(
             timesteps, self.config.base_channels, flip_sin_to_cos=True, downscale_freq_shift=0
         ).to(x.dtype)
@@ -154,6 +156,11 @@ class UNet(nn.Module):
             batch, _, steps, pitches = x.shape
             position = metric_position_channels(steps, x.device).to(x.dtype)
             x = torch.cat([x, position[None, :, :, None].expand(batch, -1, steps, pitches)], dim=1)
+        if self.config.scale_input:
+            batch, _, steps, pitches = x.shape
+            if scale is None:
+                scale = torch.zeros(batch, pitches, device=x.device)
+            x = torch.cat([x, scale.to(x.dtype)[:, None, None, :].expand(batch, 1, steps, pitches)], dim=1)
         h = self.conv_in(x)
         skips = [h]
         for level, blocks in enumerate(self.down):

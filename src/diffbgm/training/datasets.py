@@ -16,10 +16,11 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from diffbgm.conditions import ConditionBatch
+from diffbgm.conditions import ConditionBatch, scale_vector
 from diffbgm.conditions.dynamic import DYNAMIC_FEATURES, dynamic_from_attributes
 from diffbgm.conditions.mood import describe, mood_from_music
 from diffbgm.diffusion.schedule import roll_to_model
+from diffbgm.music.key import Key
 from diffbgm.music.window import MusicWindow
 
 logger = logging.getLogger(__name__)
@@ -33,6 +34,11 @@ def relabel_segments(phrase_ids: np.ndarray) -> np.ndarray:
     _, first, inverse = np.unique(phrase_ids, return_index=True, return_inverse=True)
     order = np.argsort(np.argsort(first))
     return order[inverse].astype(np.int64)
+
+
+def window_scale(window: MusicWindow) -> torch.Tensor:
+    """The key condition of a window: its song's annotated key (transposed with it) as ``scale_vector``."""
+    return torch.from_numpy(scale_vector(Key(window.key_tonic, window.key_mode).pitch_mask()))
 
 
 def segment_descriptions(window: MusicWindow, segments: np.ndarray) -> list[str]:
@@ -110,12 +116,13 @@ class Pop909Windows(Dataset):
             "dynamic": torch.from_numpy(dynamic_from_attributes(window.attributes)),
             "semantic": torch.from_numpy(semantic),
             "segments": torch.from_numpy(segments),
+            "scale": window_scale(window),
         }
 
 
 def split_batch(batch: dict[str, torch.Tensor], device: torch.device | str) -> tuple[torch.Tensor, ConditionBatch]:
     """A collated batch -> (``x`` on ``device``, :class:`ConditionBatch` on ``device``)."""
-    conditions = ConditionBatch(batch["dynamic"], batch["semantic"], batch["segments"])
+    conditions = ConditionBatch(batch["dynamic"], batch["semantic"], batch["segments"], batch.get("scale"))
     return batch["x"].to(device), conditions.to(device)
 
 
@@ -201,4 +208,5 @@ class Bgm909Windows(Dataset):
             "dynamic": torch.from_numpy(item.visual[rows]),
             "semantic": torch.from_numpy(item.caption[rows]),
             "segments": torch.from_numpy(relabel_segments(shots)),
+            "scale": window_scale(window),
         }
