@@ -59,6 +59,16 @@ def test_cpu_config_fits_25mb_in_fp16():
     assert DiffBGMDenoiser(config).num_parameters() * 2 < 25e6
 
 
+def test_the_shipped_model_is_the_cpu_config():
+    import json
+
+    from diffbgm.models import read_metadata
+    from diffbgm.pipeline import DEFAULT_WEIGHTS
+
+    shipped = json.loads(read_metadata(DEFAULT_WEIGHTS)["model_config"])
+    assert ModelConfig.from_dict(shipped) == load_config(CONFIGS / "cpu.yaml").model
+
+
 def test_tiny_model_overfits_one_batch():
     torch.manual_seed(0)
     config = tiny_config()

@@ -48,7 +48,7 @@ class UNetConfig:
     metric_position: bool = False
     # Not in the paper: the requested key as one more input channel (+1 on the pitches of its scale,
     # -1 off it, 0 with no key; see diffbgm.conditions.scale_vector). A hard mask of the scale removes
-    # the passing and borrowed notes POP909 is full of (6 % of its notes are outside the key); as an
+    # the passing and borrowed notes of POP909 (2.5 % of its notes are outside the key); as an
     # input the network learns how far to keep to the scale.
     scale_input: bool = False
 
