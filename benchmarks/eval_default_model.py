@@ -55,6 +55,8 @@ def model_generator(checkpoint: Path, windows: list[MusicWindow], args: argparse
     ``unet.scale_input``, ignored by others); ``none``: no window has a key; ``strict``: a condition,
     and the pitches outside its scale are held silent.
     """
+    if key not in KEY_USES:
+        raise ValueError(f"key must be one of {', '.join(KEY_USES)}, got {key!r}")
     import torch
     from torch.utils.data import default_collate
 
