@@ -8,11 +8,12 @@ Usage:
 ``--data`` is a window data set built by ``diffbgm data pop909``. Conditions come from the real songs,
 built exactly as at training (:class:`diffbgm.training.datasets.Pop909Windows`). Without
 ``--checkpoint`` only the baselines run (ground truth, shuffled, density-matched), which checks the
-harness. A model that reads a key (``unet.scale_input``) is given each song's annotated key, as the
-other conditions come from the song, and a second column samples it with no key (what ``diffbgm
-generate`` does without ``--key``). ``--song-key`` adds a column sampled with the pitches outside each
-song's key held silent (``diffbgm generate --key ... --strict-key``). All columns start from the same
-initial noise.
+harness. A model that reads a key (``unet.scale_input``) is given each song's annotated key, and one
+that reads a groove (``unet.groove_input``) each window's own groove, as the other conditions come from
+the song. Further columns sample it with no groove (``diffbgm generate`` in the first window of a video,
+told ``--key``), and with neither (the first window without ``--key``). ``--song-key`` adds a column
+sampled with the pitches outside each song's key held silent (``diffbgm generate --key ... --strict-key``).
+All columns start from the same initial noise.
 ``--musicnn-python`` (or ``$DIFFBGM_MUSICNN_PYTHON``) names a Python with musicnn: P@K is then also
 measured over musicnn's audio embedding (:mod:`diffbgm.evaluation.audio_embedding`).
 Prints the comparison table and timings; writes JSON and Markdown when asked.
@@ -46,17 +47,22 @@ from diffbgm.music.window import MusicWindow
 
 
 KEY_USES = ("condition", "none", "strict")
+GROOVE_USES = ("condition", "none")
 
 
-def model_generator(checkpoint: Path, windows: list[MusicWindow], args: argparse.Namespace, key: str = "condition"):
+def model_generator(checkpoint: Path, windows: list[MusicWindow], args: argparse.Namespace, key: str = "condition",
+                    groove: str = "condition"):
     """The checkpoint's sampler as a generator over ``windows`` (conditions embedded once, up front).
 
     ``key`` (one of ``KEY_USES``): each song's annotated key is a condition (read by a model with
     ``unet.scale_input``, ignored by others); ``none``: no window has a key; ``strict``: a condition,
-    and the pitches outside its scale are held silent.
+    and the pitches outside its scale are held silent. ``groove`` (one of ``GROOVE_USES``): each
+    window's own groove is a condition (read with ``unet.groove_input``); ``none``: no window has one.
     """
     if key not in KEY_USES:
         raise ValueError(f"key must be one of {', '.join(KEY_USES)}, got {key!r}")
+    if groove not in GROOVE_USES:
+        raise ValueError(f"groove must be one of {', '.join(GROOVE_USES)}, got {groove!r}")
     import torch
     from torch.utils.data import default_collate
 
@@ -75,6 +81,8 @@ def model_generator(checkpoint: Path, windows: list[MusicWindow], args: argparse
         _, conditions = split_batch(default_collate(items), args.device)
         if key == "none":
             conditions = conditions.with_scale(None)
+        if groove == "none":
+            conditions = conditions.with_groove(None)
         known = known_mask = None
         if key == "strict":
             allowed = np.stack([Key(w.key_tonic, w.key_mode).pitch_mask() for w in batch])
@@ -129,8 +137,12 @@ def main() -> None:
 
         try:
             generators.append(("Diff-BGM (ours)", model_generator(args.checkpoint, windows, args)))
-            if load_checkpoint(args.checkpoint)[1].unet.scale_input:
-                generators.append(("ours, no key", model_generator(args.checkpoint, windows, args, "none")))
+            unet = load_checkpoint(args.checkpoint)[1].unet
+            if unet.groove_input:
+                generators.append(("ours, no groove", model_generator(args.checkpoint, windows, args, groove="none")))
+            if unet.scale_input:
+                name = "ours, no key or groove" if unet.groove_input else "ours, no key"
+                generators.append((name, model_generator(args.checkpoint, windows, args, "none", "none")))
             if args.song_key:
                 generators.append(("ours, key held", model_generator(args.checkpoint, windows, args, "strict")))
         except CheckpointError as error:

@@ -16,19 +16,20 @@ SIZE = (96, 64)
 SHOT_FRAMES = (48, 48, 60)
 
 
-def tiny_checkpoint(path: Path, scale_input: bool = False) -> Path:
+def tiny_checkpoint(path: Path, scale_input: bool = False, groove_input: bool = False) -> Path:
     """A randomly initialised denoiser (a few thousand parameters) saved with the project's checkpoint code.
 
-    ``scale_input``: the model reads a key (its output layer is then randomised too, so the key matters).
+    ``scale_input`` / ``groove_input``: the model reads a key / a groove (its output layer is then
+    randomised too, so they matter).
     """
     torch.manual_seed(0)
     config = ModelConfig(
         unet=UNetConfig(base_channels=8, channel_mult=(1, 2, 2), num_res_blocks=1, attention_levels=(),
-                        num_heads=2, norm_groups=4, scale_input=scale_input),
+                        num_heads=2, norm_groups=4, scale_input=scale_input, groove_input=groove_input),
         conditions=ConditionConfig(width=16),
     )
     model = DiffBGMDenoiser(config)
-    if scale_input:
+    if scale_input or groove_input:
         with torch.no_grad():
             model.unet.conv_out.weight.normal_(0.0, 0.1)
     save_weights(path, config, {"model": model.state_dict()})

@@ -243,6 +243,42 @@ def test_a_model_that_reads_the_key_is_told_it_and_strict_key_holds_the_scale(vi
     assert json.loads(strict.files["json"].read_text())["options"]["strict_key"] is True
 
 
+def test_a_model_that_reads_a_groove_gets_the_groove_of_the_music_before_each_window(workdir, monkeypatch):
+    import diffbgm.diffusion
+
+    from diffbgm.conditions import groove_vector
+
+    grooved = ScoringPipeline.from_checkpoint(tiny_checkpoint(workdir / "grooved.safetensors", groove_input=True))
+    video = two_shot_video(workdir / "twenty_seconds_groove.mp4")
+    grooves = []
+    sample = diffbgm.diffusion.sample
+
+    def recording(model, conditions, **kwargs):
+        grooves.append(conditions.groove)
+        return sample(model, conditions, **kwargs)
+
+    monkeypatch.setattr(diffbgm.diffusion, "sample", recording)
+    (workdir / "grooved").mkdir()
+    options = GenerationOptions(steps=2, seed=3, bpm=120.0)  # 40 beats: two windows
+    auto = grooved(video, workdir / "grooved" / "auto.mp4", options)
+    assert len(grooves) == 2 and grooves[0] is None  # the first window chooses its own figure
+    with np.load(auto.files["npz"]) as stored:
+        first_window = stored["roll"][:, : WINDOW_BEATS * STEPS_PER_BEAT].astype(bool)
+    # The second is given the groove of the eight bars written before it (its overlap included).
+    assert torch.equal(grooves[1][0], torch.from_numpy(groove_vector(first_window))) and grooves[1].any()
+    assert json.loads(auto.files["json"].read_text())["options"]["groove"] == "auto"
+    grooves.clear()
+    alone = grooved(video, workdir / "grooved" / "none.mp4", GenerationOptions(steps=2, seed=3, bpm=120.0,
+                                                                               groove="none"))
+    assert grooves == [None, None]
+    assert alone.files["mid"].read_bytes() != auto.files["mid"].read_bytes()
+    # Regenerating a range is given the groove of the music it keeps.
+    grooves.clear()
+    grooved.regenerate(video, workdir / "grooved" / "auto.mp4", 1.0, 3.0)
+    assert len(grooves) == 1 and grooves[0] is not None and grooves[0].any()
+    with pytest.raises(ValueError, match="groove must be one of auto, none"):
+        GenerationOptions(groove="swing")
+
 def test_auto_key_holds_later_windows_to_the_first_windows_key(pipeline, workdir):
     video = two_shot_video(workdir / "twenty_seconds.mp4")
     free = pipeline(video, workdir / "free.mp4", GenerationOptions(steps=2, seed=3, bpm=120.0))

@@ -296,7 +296,7 @@ def export(checkpoint, output, fp16) -> None:
 # --- generation commands --------------------------------------------------------------------------
 
 
-_REGENERATE_OVERRIDES = ("steps", "sampler", "guidance", "seed", "keep_audio", "soundfont")
+_REGENERATE_OVERRIDES = ("steps", "sampler", "guidance", "seed", "groove", "keep_audio", "soundfont")
 
 
 @cli.command("generate")
@@ -320,6 +320,9 @@ _REGENERATE_OVERRIDES = ("steps", "sampler", "guidance", "seed", "keep_audio", "
 @click.option("--strict-key", is_flag=True,
               help="hold every note to the scale of --key (a model that reads the key otherwise keeps POP909's "
                    "share of passing notes)")
+@click.option("--groove", type=click.Choice(["auto", "none"]), default="auto",
+              help="auto: each window keeps the rhythmic figure of the music written before it; none: each "
+                   "window chooses its own (models that read a groove)")
 @click.option("--keep-audio", "keep_audio", type=str, default=None, metavar="LEVEL",
               help="mix in the video's own sound at LEVEL (-12dB or a linear gain like 0.25)")
 @click.option("--soundfont", type=click.Path(path_type=Path, dir_okay=False), default=None,
@@ -330,7 +333,7 @@ _REGENERATE_OVERRIDES = ("steps", "sampler", "guidance", "seed", "keep_audio", "
 @click.option("--no-cache", is_flag=True, help="analyse the video again even if a cached result exists")
 @click.pass_context
 def generate(ctx, video, output, model_path, bpm, tempo_range, steps, sampler, guidance, seed, mood, caption,
-             key, strict_key, keep_audio, soundfont, regenerate, device, no_cache) -> None:
+             key, strict_key, groove, keep_audio, soundfont, regenerate, device, no_cache) -> None:
     """Write background music for VIDEO and put it on the picture."""
     import logging
 
@@ -347,7 +350,8 @@ def generate(ctx, video, output, model_path, bpm, tempo_range, steps, sampler, g
         raise click.ClickException(f"--tempo-range needs LOW <= HIGH, got {tempo_range[0]:g} {tempo_range[1]:g}")
     options = GenerationOptions(bpm=bpm, tempo_range=tuple(tempo_range), steps=steps, sampler=sampler,
                                 guidance=guidance, seed=seed, mood=mood, caption=caption, keep_audio=keep_audio,
-                                soundfont=str(soundfont) if soundfont else None, key=key, strict_key=strict_key)
+                                soundfont=str(soundfont) if soundfont else None, key=key, strict_key=strict_key,
+                                groove=groove)
     created = _make_output_folder(output)
     try:
         for path in side_paths(output).values():

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from diffbgm.conditions import ConditionBatch, scale_vector
+from diffbgm.conditions import ConditionBatch, groove_vector, scale_vector
 from diffbgm.conditions.from_video import (
     DEFAULT_OVERLAP_BEATS,
     VideoConditions,
@@ -76,6 +76,7 @@ class GenerationError(ValueError):
 
 
 KEY_AUTO = "auto"
+GROOVE_CHOICES = ("auto", "none")
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,12 @@ class GenerationOptions:
         its own and may otherwise drift from key to key).
     strict_key:
         Hold the pitches outside the key's scale silent with a model that reads a key, too.
+    groove:
+        ``"auto"``: a model that reads a groove (``unet.groove_input``, as the shipped one) is given,
+        for each window, the groove of the music already written (:func:`diffbgm.conditions.groove_vector`
+        of every bar known so far), so that the accompaniment keeps its figure from window to window;
+        the first window of a new piece has none and chooses. ``"none"``: every window chooses its own.
+        Models without the input ignore it.
     """
 
     bpm: float | None = None
@@ -131,6 +138,11 @@ class GenerationOptions:
     cadence: bool = True
     key: str | None = None
     strict_key: bool = False
+    groove: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.groove not in GROOVE_CHOICES:
+            raise ValueError(f"groove must be one of {', '.join(GROOVE_CHOICES)}, got {self.groove!r}")
 
     def to_dict(self) -> dict:
         """Plain JSON values."""
@@ -214,6 +226,16 @@ def _key_of_known_music(roll: np.ndarray, free: np.ndarray) -> Key | None:
     if not onset.any():
         return None
     return Key(*estimate_key(PianoRoll(onset, roll[SUSTAIN] & known)))
+
+
+def _groove_of_known_music(roll: np.ndarray, free: np.ndarray) -> np.ndarray | None:
+    """The groove (:func:`groove_vector`) of the bars of ``roll`` with no ``free`` step; ``None`` if none sounds."""
+    n_bars = roll.shape[1] // STEPS_PER_BAR
+    steps = n_bars * STEPS_PER_BAR
+    known_bars = ~free[:steps].reshape(n_bars, STEPS_PER_BAR).any(axis=1)
+    bars = roll[:, :steps].reshape(2, n_bars, STEPS_PER_BAR, -1)[:, known_bars]
+    groove = groove_vector(bars.reshape(2, -1, bars.shape[-1]))
+    return groove if groove.any() else None
 
 
 def shape_ending(roll: PianoRoll, plan: TimingPlan, fade_bars: int, cadence: bool,
@@ -467,6 +489,7 @@ class ScoringPipeline:
         # A model that reads the key is told it; the others (and --strict-key) get its scale as a mask.
         reads_key = self.model.config.unet.scale_input
         hard_key = options.strict_key or not reads_key
+        follows_groove = self.model.config.unet.groove_input and options.groove == "auto"
         for index, span in enumerate(spans):
             start = span.start_beat * STEPS_PER_BEAT
             stop = min(start + WINDOW_STEPS, n_steps)
@@ -478,6 +501,9 @@ class ScoringPipeline:
             conditions = batch[index]
             if key is not None and reads_key:
                 conditions = conditions.with_scale(torch.from_numpy(scale_vector(key.pitch_mask()))[None])
+            groove = _groove_of_known_music(score.roll, free) if follows_groove else None
+            if groove is not None:
+                conditions = conditions.with_groove(torch.from_numpy(groove)[None])
             generator = torch.Generator(device="cpu").manual_seed(window_seed(options.seed, index, revision))
             probabilities = sample(
                 self.model, _to_device(conditions, self.device), sampler=options.sampler, steps=options.steps,

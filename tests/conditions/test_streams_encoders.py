@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -89,28 +90,72 @@ def test_condition_batch_carries_a_key_through_moves_selection_and_cat():
     assert not batch(2).scales().any() and batch(2).scales().shape == (2, 128)
 
 
-class ScaleRecorder(torch.nn.Module):
-    """Records the key the loss passed with each window."""
+class ConditionRecorder(torch.nn.Module):
+    """Records the conditions the loss passed."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.scales = []
+        self.conditions = []
 
     def forward(self, x, t, conditions, null_mask):
-        self.scales.append(conditions.scale)
+        self.conditions.append(conditions)
         return torch.zeros_like(x)
 
 
 @pytest.mark.parametrize("p", [0.0, 0.2])
 def test_loss_drops_the_key_alone_at_the_configured_rate(p):
     diffusion = GaussianDiffusion(DiffusionConfig(key_dropout=p))
-    recorder = ScaleRecorder()
+    recorder = ConditionRecorder()
     n = 4000
     conditions = ConditionBatch(torch.rand(n, 1, 4), torch.rand(n, 1, 2), torch.zeros(n, 1, dtype=torch.long),
                                 torch.ones(n, 128))
     diffusion.loss(recorder, torch.zeros(n, 1, 1, 1), conditions, generator=torch.Generator().manual_seed(0))
-    scale = recorder.scales[0]
+    scale = recorder.conditions[0].scale
     dropped = ~scale.any(dim=1)
     assert abs(dropped.float().mean().item() - p) < 0.03
     assert scale[~dropped].eq(1).all()  # the kept keys are untouched
     assert conditions.scale.eq(1).all()  # and the caller's batch is not changed
+
+
+def test_groove_vector_is_the_share_of_bars_striking_each_sixteenth():
+    from diffbgm.conditions import groove_vector
+
+    roll = np.zeros((2, 128, 128), dtype=bool)
+    for bar in range(4):  # bars 0-3 strike the downbeat; bars 0 and 1 also the "and" of beat 2
+        roll[0, bar * 16, 60] = True
+        roll[1, bar * 16 + 1 : bar * 16 + 4, 60] = True  # sustain is not an onset
+    roll[0, [6, 22], 64] = True
+    roll[0, [6, 22], 67] = True  # a chord counts once
+    groove = groove_vector(roll)
+    expected = np.full(16, -1.0, dtype=np.float32)
+    expected[0] = 1.0  # every sounding bar (the four silent ones do not count)
+    expected[6] = 0.0  # half of them: 2 * 0.5 - 1
+    assert groove.dtype == np.float32 and np.array_equal(groove, expected)
+    assert not groove_vector(None).any() and groove_vector(None).shape == (16,)
+    assert not groove_vector(np.zeros((2, 128, 128), dtype=bool)).any()
+
+
+def test_condition_batch_carries_a_groove_through_moves_selection_and_cat():
+    with pytest.raises(ValueError, match="groove must be"):
+        batch(2).with_groove(torch.ones(2, 12))
+    grooved = batch(2).with_groove(torch.ones(2, 16)).with_scale(torch.ones(2, 128))
+    assert torch.equal(grooved.to("cpu").groove, grooved.groove) and grooved[1].groove.shape == (1, 16)
+    assert grooved.with_groove(None).scale is grooved.scale  # replacing one keeps the other
+    mixed = ConditionBatch.cat([batch(1), grooved])
+    assert not mixed.groove[0].any() and mixed.groove[1:].eq(1).all() and not mixed.scale[0].any()
+    assert ConditionBatch.cat([batch(1), batch(1)]).groove is None
+    assert not batch(2).grooves().any() and batch(2).grooves().shape == (2, 16)
+
+
+def test_loss_drops_the_groove_alone_and_apart_from_the_key():
+    diffusion = GaussianDiffusion(DiffusionConfig(key_dropout=0.2, groove_dropout=0.3))
+    recorder = ConditionRecorder()
+    n = 4000
+    conditions = ConditionBatch(torch.rand(n, 1, 4), torch.rand(n, 1, 2), torch.zeros(n, 1, dtype=torch.long),
+                                torch.ones(n, 128), torch.ones(n, 16))
+    diffusion.loss(recorder, torch.zeros(n, 1, 1, 1), conditions, generator=torch.Generator().manual_seed(0))
+    scale, groove = recorder.conditions[0].scale, recorder.conditions[0].groove
+    no_key, no_groove = ~scale.any(dim=1), ~groove.any(dim=1)
+    assert abs(no_groove.float().mean().item() - 0.3) < 0.03 and abs(no_key.float().mean().item() - 0.2) < 0.03
+    assert abs((no_key & no_groove).float().mean().item() - 0.06) < 0.015  # drawn independently
+    assert groove[~no_groove].eq(1).all() and conditions.groove.eq(1).all()

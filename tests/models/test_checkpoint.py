@@ -94,3 +94,20 @@ def test_warm_start_with_a_key_input_computes_what_the_checkpoint_computed_for_a
     with torch.no_grad():
         assert torch.allclose(old(x, t, conditions), grown(x, t, keyed), atol=1e-6)
     assert not grown.unet.conv_in.weight[:, -1].any() and grown.unet.conv_in.weight.requires_grad
+
+
+def test_warm_start_adding_a_groove_to_a_key_model_computes_what_it_computed(tmp_path):
+    old = DiffBGMDenoiser(tiny(scale_input=True)).eval()
+    with torch.no_grad():
+        for parameter in old.parameters():
+            parameter.add_(torch.randn_like(parameter) * 0.1)
+    save_weights(tmp_path / "keyed.safetensors", old.config, {"model": old.state_dict()})
+    grown = DiffBGMDenoiser(tiny(scale_input=True, groove_input=True)).eval()
+    assert warm_start(grown, tmp_path / "keyed.safetensors") == 1
+    x, t, conditions = denoiser_inputs(old)
+    keyed = conditions.with_scale(torch.ones(2, 128).neg().index_fill(1, torch.arange(0, 128, 2), 1.0))
+    with torch.no_grad():
+        expected = old(x, t, keyed)
+        assert torch.allclose(expected, grown(x, t, keyed.with_groove(torch.rand(2, 16) * 2 - 1)), atol=1e-6)
+        # the new channel is the last one: the key channel kept its weights
+        assert torch.equal(grown.unet.conv_in.weight[:, :-1], old.unet.conv_in.weight)

@@ -256,3 +256,21 @@ def test_the_key_input_changes_the_prediction_and_the_null_condition_drops_it():
         assert torch.equal(model(x, t, conditions), model(x, t, conditions.with_scale(torch.zeros(1, 128))))
         assert torch.equal(model(x, t, c_major, null), model(x, t, f_sharp, null))
         assert torch.equal(model(x, t, c_major, null), model(x, t, conditions, null))
+
+
+def test_the_groove_input_changes_the_prediction_and_the_null_condition_drops_it():
+    config = tiny_config()
+    config = replace(config, unet=replace(config.unet, groove_input=True))
+    model = randomised(DiffBGMDenoiser(config))
+    conditions = random_conditions(1, config)
+    straight = torch.full((1, 16), -1.0)
+    straight[0, ::4] = 1.0  # quarter notes
+    offbeat = straight.roll(2, dims=1)  # the "ands"
+    x = torch.randn(1, *model.sample_shape)
+    t = torch.tensor([500])
+    null = torch.tensor([True])
+    with torch.no_grad():
+        on_beats = model(x, t, conditions.with_groove(straight))
+        assert not torch.allclose(on_beats, model(x, t, conditions.with_groove(offbeat)))
+        assert torch.equal(model(x, t, conditions), model(x, t, conditions.with_groove(torch.zeros(1, 16))))
+        assert torch.equal(model(x, t, conditions.with_groove(straight), null), model(x, t, conditions, null))

@@ -89,6 +89,19 @@ def test_examples_carry_the_songs_key_and_it_moves_with_the_notes(embedder):
         assert torch.equal(shifted["scale"], torch.from_numpy(scale_vector(moved.pitch_mask())))
 
 
+def test_examples_carry_the_windows_own_groove_through_transposition(embedder):
+    from diffbgm.conditions import groove_vector
+
+    swung = window([0] * 32)
+    swung.pianoroll[0, 6::16, 79] = 1.0  # one more onset on the "and" of beat 2 of every bar
+    item = Pop909Windows([swung], embedder)[0]
+    expected = -np.ones(16, dtype=np.float32)
+    expected[[0, 4, 6, 8, 12]] = 1.0
+    assert np.array_equal(item["groove"].numpy(), expected)
+    assert np.array_equal(groove_vector(swung.pianoroll), expected)
+    dataset = Pop909Windows([swung], embedder, pitch_shift=3)
+    assert all(torch.equal(dataset[(0, (0, 0, seed))]["groove"], item["groove"]) for seed in range(4))
+
 @pytest.mark.data
 def test_cli_trains_on_real_windows(tmp_path, pop909_root, structure_root, split_file):
     from diffbgm.music.dataset import build_pop909

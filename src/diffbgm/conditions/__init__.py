@@ -4,15 +4,21 @@ A window is conditioned by two per-beat token streams (Diff-BGM): a *dynamic* st
 (features that change beat by beat, see :mod:`diffbgm.conditions.dynamic`) and a *semantic* stream
 (sentence embeddings of a description, see :mod:`diffbgm.conditions.mood`), plus per-beat segment ids
 (phrases at training time, shots at inference) for segment-aware cross-attention. Optionally a key:
-which pitches belong to the scale the music should keep to.
+which pitches belong to the scale the music should keep to; and optionally a groove: where in the
+bar the music starts its notes.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
+
+from diffbgm.music.grid import ONSET, STEPS_PER_BAR
+
+# Per-window vectors a ConditionBatch may carry, and their widths.
+OPTIONAL_WIDTHS = {"scale": 128, "groove": STEPS_PER_BAR}
 
 
 @dataclass
@@ -31,12 +37,18 @@ class ConditionBatch:
         float ``(B, 128)`` per MIDI pitch: +1 in the scale of the requested key, -1 outside it, 0 for a
         window with no key (see :func:`scale_vector`); ``None`` when no window has one. Only models
         built with ``unet.scale_input`` read it.
+    groove:
+        float ``(B, 16)`` per sixteenth of the bar: how regularly the window's bars start notes there,
+        from -1 (never) to +1 (every bar), all zeros for a window with no groove (see
+        :func:`groove_vector`); ``None`` when no window has one. Only models built with
+        ``unet.groove_input`` read it.
     """
 
     dynamic: torch.Tensor
     semantic: torch.Tensor
     segments: torch.Tensor
     scale: torch.Tensor | None = None
+    groove: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
         batch, beats = self.segments.shape
@@ -46,45 +58,67 @@ class ConditionBatch:
                 raise ValueError(
                     f"ConditionBatch.{name} must be (B={batch}, beats={beats}, D), got {tuple(value.shape)}"
                 )
-        if self.scale is not None and tuple(self.scale.shape) != (batch, 128):
-            raise ValueError(f"ConditionBatch.scale must be (B={batch}, 128), got {tuple(self.scale.shape)}")
+        for name, width in OPTIONAL_WIDTHS.items():
+            value = getattr(self, name)
+            if value is not None and tuple(value.shape) != (batch, width):
+                raise ValueError(f"ConditionBatch.{name} must be (B={batch}, {width}), got {tuple(value.shape)}")
 
     def __len__(self) -> int:
         return self.segments.shape[0]
 
+    def _map(self, function) -> "ConditionBatch":
+        """``function`` applied to every tensor present."""
+        return ConditionBatch(
+            *(function(getattr(self, name)) for name in ("dynamic", "semantic", "segments")),
+            **{name: None if getattr(self, name) is None else function(getattr(self, name))
+               for name in OPTIONAL_WIDTHS},
+        )
+
     def to(self, device: torch.device | str) -> "ConditionBatch":
         """The same conditions on ``device``."""
-        scale = None if self.scale is None else self.scale.to(device)
-        return ConditionBatch(self.dynamic.to(device), self.semantic.to(device), self.segments.to(device), scale)
+        return self._map(lambda tensor: tensor.to(device))
 
     def __getitem__(self, index) -> "ConditionBatch":
         """Select windows along the batch axis (an int keeps the batch axis)."""
         if isinstance(index, int):
             index = slice(index, index + 1)
-        scale = None if self.scale is None else self.scale[index]
-        return ConditionBatch(self.dynamic[index], self.semantic[index], self.segments[index], scale)
+        return self._map(lambda tensor: tensor[index])
+
+    def _filled(self, name: str) -> torch.Tensor:
+        value = getattr(self, name)
+        if value is not None:
+            return value
+        return torch.zeros(len(self), OPTIONAL_WIDTHS[name], device=self.segments.device)
 
     def scales(self) -> torch.Tensor:
         """``scale``, with zeros (no key) when it is ``None``."""
-        if self.scale is not None:
-            return self.scale
-        return torch.zeros(len(self), 128, device=self.segments.device)
+        return self._filled("scale")
+
+    def grooves(self) -> torch.Tensor:
+        """``groove``, with zeros (no groove) when it is ``None``."""
+        return self._filled("groove")
 
     def with_scale(self, scale: torch.Tensor | None) -> "ConditionBatch":
         """The same conditions with ``scale`` replaced."""
-        return ConditionBatch(self.dynamic, self.semantic, self.segments, scale)
+        return replace(self, scale=scale)
+
+    def with_groove(self, groove: torch.Tensor | None) -> "ConditionBatch":
+        """The same conditions with ``groove`` replaced."""
+        return replace(self, groove=groove)
 
     @staticmethod
     def cat(batches: "list[ConditionBatch]") -> "ConditionBatch":
-        """Concatenate along the batch axis (windows without a key get zeros if any other has one)."""
-        scale = None
-        if any(b.scale is not None for b in batches):
-            scale = torch.cat([b.scales() for b in batches])
+        """Concatenate along the batch axis (a window without a key or groove gets zeros if another has one)."""
+        optional = {
+            name: torch.cat([b._filled(name) for b in batches])
+            if any(getattr(b, name) is not None for b in batches) else None
+            for name in OPTIONAL_WIDTHS
+        }
         return ConditionBatch(
             torch.cat([b.dynamic for b in batches]),
             torch.cat([b.semantic for b in batches]),
             torch.cat([b.segments for b in batches]),
-            scale,
+            **optional,
         )
 
 
@@ -96,3 +130,22 @@ def scale_vector(pitch_mask: np.ndarray | None) -> np.ndarray:
     if pitch_mask is None:
         return np.zeros(128, dtype=np.float32)
     return np.where(np.asarray(pitch_mask, dtype=bool), 1.0, -1.0).astype(np.float32)
+
+
+def groove_vector(roll: np.ndarray | None) -> np.ndarray:
+    """A window's bool piano roll ``(2, steps, 128)`` -> float32 ``(16,)`` groove, ``2 f - 1``.
+
+    ``f`` is the share of the window's bars that start a note on each sixteenth of the bar (bars
+    without notes do not count). It is the per-bar onset pattern GPS compares (Wu & Yang 2020), averaged:
+    a window whose bars repeat one figure has values at -1 and +1 only. ``None`` (no groove), or a
+    silent window, gives zeros, which is also what the null condition and groove dropout feed; a
+    position struck in exactly half the bars is 0 too, as undecided as no groove there.
+    """
+    if roll is None:
+        return np.zeros(STEPS_PER_BAR, dtype=np.float32)
+    onsets = np.asarray(roll)[ONSET].any(axis=-1)
+    bars = onsets[: len(onsets) // STEPS_PER_BAR * STEPS_PER_BAR].reshape(-1, STEPS_PER_BAR)
+    bars = bars[bars.any(axis=1)]
+    if not len(bars):
+        return np.zeros(STEPS_PER_BAR, dtype=np.float32)
+    return (2.0 * bars.mean(axis=0) - 1.0).astype(np.float32)

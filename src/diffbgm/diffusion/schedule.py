@@ -61,8 +61,8 @@ class GaussianDiffusion(nn.Module):
         """Epsilon-prediction MSE for a batch of clean windows ``x0`` (already in [-1, 1], cropped).
 
         Draws timesteps uniformly, Gaussian noise, which windows lose their conditions
-        (``condition_dropout``) and which lose only their key (``key_dropout``) from ``generator``
-        (default: the global RNG of ``x0``'s device).
+        (``condition_dropout``), which lose only their key (``key_dropout``) and which only their groove
+        (``groove_dropout``) from ``generator`` (default: the global RNG of ``x0``'s device).
         """
         batch = x0.shape[0]
         device = x0.device
@@ -74,5 +74,8 @@ class GaussianDiffusion(nn.Module):
         if self.config.key_dropout > 0.0 and conditions.scale is not None:
             keep = torch.rand(batch, device=device, generator=generator) >= self.config.key_dropout
             conditions = conditions.with_scale(conditions.scale * keep[:, None].to(conditions.scale.dtype))
+        if self.config.groove_dropout > 0.0 and conditions.groove is not None:
+            keep = torch.rand(batch, device=device, generator=generator) >= self.config.groove_dropout
+            conditions = conditions.with_groove(conditions.groove * keep[:, None].to(conditions.groove.dtype))
         prediction = model(self.add_noise(x0, noise, timesteps), timesteps, conditions, null_mask)
         return F.mse_loss(prediction.float(), noise.float())

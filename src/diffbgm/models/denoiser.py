@@ -23,7 +23,8 @@ class DiffBGMDenoiser(nn.Module):
     ``x`` is the noisy piano roll restricted to the configured pitch columns, ``(B, 2, 128, P)``
     (see :meth:`crop` / :meth:`uncrop`); ``null_mask`` (bool ``(B,)``) swaps the chosen windows'
     conditions for the learned null tokens (unconditional prediction for classifier-free guidance),
-    and their key (``conditions.scale``, read with ``unet.scale_input``) for none.
+    and their key and groove (``conditions.scale`` and ``conditions.groove``, read with ``unet.scale_input``
+    and ``unet.groove_input``) for none.
     """
 
     def __init__(self, config: ModelConfig) -> None:
@@ -53,7 +54,12 @@ class DiffBGMDenoiser(nn.Module):
             scale = self.crop(conditions.scales())
             if null_mask is not None:
                 scale = scale.masked_fill(null_mask[:, None], 0.0)
-        return self.unet(x, timesteps, context.to(x.dtype), segment_mask, scale)
+        groove = None
+        if self.config.unet.groove_input:
+            groove = conditions.grooves()
+            if null_mask is not None:
+                groove = groove.masked_fill(null_mask[:, None], 0.0)
+        return self.unet(x, timesteps, context.to(x.dtype), segment_mask, scale, groove)
 
     def crop(self, roll: torch.Tensor) -> torch.Tensor:
         """Full 128-pitch tensor ``(..., 128)`` -> the pitch columns the network models."""

@@ -98,7 +98,7 @@ class UNet(nn.Module):
                 )
             return UNetStage(ResBlock(cin, cout, embed_dim, groups, config.dropout), transformer)
 
-        extra = (METRIC_CHANNELS if config.metric_position else 0) + (1 if config.scale_input else 0)
+        extra = (METRIC_CHANNELS if config.metric_position else 0) + int(config.scale_input) + int(config.groove_input)
         self.conv_in = nn.Conv2d(config.in_channels + extra, base, 3, padding=1)
         self.down = nn.ModuleList()
         self.downsample = nn.ModuleList()
@@ -146,8 +146,10 @@ class UNet(nn.Module):
         context: torch.Tensor,
         segment_mask: SegmentMask | None = None,
         scale: torch.Tensor | None = None,
+        groove: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """``scale`` (``(B, P)``, the network's pitch columns) is read when ``config.scale_input``; ``None``: no key."""
+        """``scale`` (``(B, P)``, the network's pitch columns) is read when ``config.scale_input``,
+        ``groove`` (``(B, steps per bar)``) when ``config.groove_input``; ``None``: no key, no groove."""
         embedding = get_timestep_embedding(
             timesteps, self.config.base_channels, flip_sin_to_cos=True, downscale_freq_shift=0
         ).to(x.dtype)
@@ -161,6 +163,12 @@ class UNet(nn.Module):
             if scale is None:
                 scale = torch.zeros(batch, pitches, device=x.device)
             x = torch.cat([x, scale.to(x.dtype)[:, None, None, :].expand(batch, 1, steps, pitches)], dim=1)
+        if self.config.groove_input:
+            batch, _, steps, pitches = x.shape
+            if groove is None:
+                groove = torch.zeros(batch, STEPS_PER_BAR, device=x.device)
+            tiled = groove.to(x.dtype).repeat(1, steps // groove.shape[1])
+            x = torch.cat([x, tiled[:, None, :, None].expand(batch, 1, steps, pitches)], dim=1)
         h = self.conv_in(x)
         skips = [h]
         for level, blocks in enumerate(self.down):

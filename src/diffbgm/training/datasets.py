@@ -3,7 +3,8 @@
 Without paired video, both condition streams are computed from the music itself (see
 :mod:`diffbgm.conditions.dynamic` and :mod:`diffbgm.conditions.mood`): the dynamic stream from the
 per-beat attributes, the semantic stream from a description of each phrase, so that at inference the
-same features computed from a video (and shots in place of phrases) steer the model.
+same features computed from a video (and shots in place of phrases) steer the model. The key and the
+groove come from the song too: its annotated key and the window's own onset pattern.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from diffbgm.conditions import ConditionBatch, scale_vector
+from diffbgm.conditions import ConditionBatch, groove_vector, scale_vector
 from diffbgm.conditions.dynamic import DYNAMIC_FEATURES, dynamic_from_attributes
 from diffbgm.conditions.mood import describe, mood_from_music
 from diffbgm.diffusion.schedule import roll_to_model
@@ -117,12 +118,14 @@ class Pop909Windows(Dataset):
             "semantic": torch.from_numpy(semantic),
             "segments": torch.from_numpy(segments),
             "scale": window_scale(window),
+            "groove": torch.from_numpy(groove_vector(window.pianoroll)),
         }
 
 
 def split_batch(batch: dict[str, torch.Tensor], device: torch.device | str) -> tuple[torch.Tensor, ConditionBatch]:
     """A collated batch -> (``x`` on ``device``, :class:`ConditionBatch` on ``device``)."""
-    conditions = ConditionBatch(batch["dynamic"], batch["semantic"], batch["segments"], batch.get("scale"))
+    conditions = ConditionBatch(batch["dynamic"], batch["semantic"], batch["segments"], batch.get("scale"),
+                                batch.get("groove"))
     return batch["x"].to(device), conditions.to(device)
 
 
@@ -209,4 +212,5 @@ class Bgm909Windows(Dataset):
             "semantic": torch.from_numpy(item.caption[rows]),
             "segments": torch.from_numpy(relabel_segments(shots)),
             "scale": window_scale(window),
+            "groove": torch.from_numpy(groove_vector(window.pianoroll)),
         }
