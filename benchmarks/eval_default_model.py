@@ -10,8 +10,10 @@ built exactly as at training (:class:`diffbgm.training.datasets.Pop909Windows`).
 ``--checkpoint`` only the baselines run (ground truth, shuffled, density-matched), which checks the
 harness. A model that reads a key (``unet.scale_input``) is given each song's annotated key, and one
 that reads a groove (``unet.groove_input``) each window's own groove, as the other conditions come from
-the song. Further columns sample it with no groove (``diffbgm generate`` in the first window of a video,
-told ``--key``), and with neither (the first window without ``--key``). ``--song-key`` adds a column
+the song. Further columns sample it with the groove of the song's eight bars before each window (what
+``diffbgm generate --groove auto`` gives a window: the groove of the music before it), with no groove
+(``diffbgm generate`` in the first window of a video, told ``--key``), and with neither (the first
+window without ``--key``). ``--song-key`` adds a column
 sampled with the pitches outside each song's key held silent (``diffbgm generate --key ... --strict-key``).
 All columns start from the same initial noise.
 ``--musicnn-python`` (or ``$DIFFBGM_MUSICNN_PYTHON``) names a Python with musicnn: P@K is then also
@@ -38,6 +40,7 @@ from diffbgm.evaluation.model_eval import (
     density_matched_generator,
     evaluate_generator,
     ground_truth_generator,
+    preceding_windows,
     select_eval_windows,
     shuffled_generator,
 )
@@ -47,7 +50,7 @@ from diffbgm.music.window import MusicWindow
 
 
 KEY_USES = ("condition", "none", "strict")
-GROOVE_USES = ("condition", "none")
+GROOVE_USES = ("condition", "previous", "none")
 
 
 def model_generator(checkpoint: Path, windows: list[MusicWindow], args: argparse.Namespace, key: str = "condition",
@@ -57,7 +60,9 @@ def model_generator(checkpoint: Path, windows: list[MusicWindow], args: argparse
     ``key`` (one of ``KEY_USES``): each song's annotated key is a condition (read by a model with
     ``unet.scale_input``, ignored by others); ``none``: no window has a key; ``strict``: a condition,
     and the pitches outside its scale are held silent. ``groove`` (one of ``GROOVE_USES``): each
-    window's own groove is a condition (read with ``unet.groove_input``); ``none``: no window has one.
+    window's own groove is a condition (read with ``unet.groove_input``); ``previous``: the groove of
+    the song's eight bars before it (none at the song's start), as ``diffbgm generate --groove auto``
+    gives each window the groove of the music it wrote before; ``none``: no window has one.
     """
     if key not in KEY_USES:
         raise ValueError(f"key must be one of {', '.join(KEY_USES)}, got {key!r}")
@@ -66,12 +71,18 @@ def model_generator(checkpoint: Path, windows: list[MusicWindow], args: argparse
     import torch
     from torch.utils.data import default_collate
 
+    from diffbgm.conditions import groove_vector
     from diffbgm.conditions.text import SentenceEmbedder
     from diffbgm.diffusion import restrict_pitches, sample
     from diffbgm.models import load_checkpoint
     from diffbgm.training.datasets import Pop909Windows, split_batch
 
     model, _ = load_checkpoint(checkpoint, args.device)
+    earlier_groove = {}
+    if groove == "previous":
+        before = preceding_windows(WindowStore(args.data, split="valid"), windows)
+        earlier_groove = {(w.song, w.bar): None if p is None else torch.from_numpy(groove_vector(p.pianoroll))
+                          for w, p in zip(windows, before)}
     examples = Pop909Windows(windows, SentenceEmbedder(args.text_model, device=args.device))
     index_of = {(w.song, w.bar): i for i, w in enumerate(windows)}
     noise = torch.Generator(args.device).manual_seed(args.seed)
@@ -83,6 +94,10 @@ def model_generator(checkpoint: Path, windows: list[MusicWindow], args: argparse
             conditions = conditions.with_scale(None)
         if groove == "none":
             conditions = conditions.with_groove(None)
+        elif groove == "previous":
+            earlier = [earlier_groove[(w.song, w.bar)] for w in batch]
+            conditions = conditions.with_groove(torch.stack([torch.zeros(16) if g is None else g for g in earlier])
+                                                .to(args.device))
         known = known_mask = None
         if key == "strict":
             allowed = np.stack([Key(w.key_tonic, w.key_mode).pitch_mask() for w in batch])
@@ -139,6 +154,8 @@ def main() -> None:
             generators.append(("Diff-BGM (ours)", model_generator(args.checkpoint, windows, args)))
             unet = load_checkpoint(args.checkpoint)[1].unet
             if unet.groove_input:
+                generators.append(("ours, earlier groove",
+                                   model_generator(args.checkpoint, windows, args, groove="previous")))
                 generators.append(("ours, no groove", model_generator(args.checkpoint, windows, args, groove="none")))
             if unet.scale_input:
                 name = "ours, no key or groove" if unet.groove_input else "ours, no key"

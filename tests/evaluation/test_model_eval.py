@@ -13,6 +13,7 @@ from diffbgm.evaluation.model_eval import (
     density_matched_generator,
     evaluate_generator,
     ground_truth_generator,
+    preceding_windows,
     select_eval_windows,
     shuffled_generator,
     window_adherence,
@@ -72,6 +73,19 @@ def test_select_eval_windows_spread_and_deterministic(valid_store, eval_windows,
     assert [(w.song, w.bar) for w in other] != [(w.song, w.bar) for w in eval_windows]
     with pytest.raises(ValueError, match="non-overlapping"):
         select_eval_windows(valid_store, n=len(valid_store), seed=0)
+
+
+@pytest.mark.data
+def test_preceding_windows_are_the_eight_bars_before(valid_store, eval_windows):
+    first = valid_store[0]
+    before = preceding_windows(valid_store, [first, *eval_windows])
+    assert first.bar == 0 and before[0] is None  # a song's first window has nothing before it
+    assert sum(previous is not None for previous in before) >= 6
+    for window, previous in zip(eval_windows, before[1:]):
+        if window.bar < WINDOW_BARS:
+            assert previous is None
+        else:
+            assert (previous.song, previous.bar) == (window.song, window.bar - WINDOW_BARS)
 
 
 @pytest.mark.data

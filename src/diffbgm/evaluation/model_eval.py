@@ -132,6 +132,17 @@ def select_eval_windows(store: WindowStore, n: int, seed: int = 0) -> list[Music
     return [store[i] for i in sorted(picked)]
 
 
+def preceding_windows(store: WindowStore, windows: list[MusicWindow]) -> list[MusicWindow | None]:
+    """For each window, the window of ``store`` on the ``WINDOW_BARS`` bars of its song just before it.
+
+    ``None`` where there is none (the song's first bars). It is the music ``diffbgm generate`` has
+    written before a window, the one ``--groove auto`` takes the groove of.
+    """
+    index_of = {key: index for index, key in enumerate(_store_keys(store))}
+    before = [index_of.get((w.song, w.bar - WINDOW_BARS)) for w in windows]
+    return [None if index is None else store[index] for index in before]
+
+
 def _store_keys(store: WindowStore) -> list[tuple[str, int]]:
     """``(song, bar)`` of every window of the store, in store order, read from its manifest (no rendering)."""
     entries = [json.loads(line) for line in (Path(store.root) / MANIFEST).read_text().splitlines() if line.strip()]
