@@ -276,8 +276,42 @@ def test_a_model_that_reads_a_groove_gets_the_groove_of_the_music_before_each_wi
     grooves.clear()
     grooved.regenerate(video, workdir / "grooved" / "auto.mp4", 1.0, 3.0)
     assert len(grooves) == 1 and grooves[0] is not None and grooves[0].any()
-    with pytest.raises(ValueError, match="groove must be one of auto, none"):
-        GenerationOptions(groove="swing")
+
+
+def test_a_groove_from_a_midi_file_goes_to_every_window_and_a_bad_one_is_refused(workdir, monkeypatch):
+    import diffbgm.diffusion
+
+    grooved = ScoringPipeline.from_checkpoint(tiny_checkpoint(workdir / "grooved_midi.safetensors", groove_input=True))
+    video = two_shot_video(workdir / "twenty_seconds_midi.mp4")
+    reference = pretty_midi.PrettyMIDI(initial_tempo=100.0)
+    piano = pretty_midi.Instrument(0)
+    sixteenth = 60.0 / 100.0 / 4
+    for bar in range(4):  # a tresillo: sixteenths 0, 3, 6 and the backbeat 12 (bar 3 without 12)
+        for step in (0, 3, 6, 12) if bar < 3 else (0, 3, 6):
+            start = (bar * 16 + step) * sixteenth
+            piano.notes.append(pretty_midi.Note(90, 48 + step, start, start + sixteenth))
+    reference.instruments.append(piano)
+    path = workdir / "tresillo.mid"
+    reference.write(str(path))
+    expected = -torch.ones(16)
+    expected[[0, 3, 6]] = 1.0
+    expected[12] = 0.5  # three bars of four
+    grooves = []
+    sample = diffbgm.diffusion.sample
+
+    def recording(model, conditions, **kwargs):
+        grooves.append(conditions.groove)
+        return sample(model, conditions, **kwargs)
+
+    monkeypatch.setattr(diffbgm.diffusion, "sample", recording)
+    result = grooved(video, workdir / "tresillo.mp4", GenerationOptions(steps=2, seed=3, bpm=120.0, groove=str(path)))
+    assert len(grooves) == 2 and all(torch.equal(groove[0], expected) for groove in grooves)
+    assert json.loads(result.files["json"].read_text())["options"]["groove"] == str(path)
+    for bad, message in (("swing", "--groove is auto, none or a MIDI file; not found: swing"),
+                         (str(video), "not a readable MIDI file")):
+        with pytest.raises(GenerationError, match=message):
+            grooved(video, workdir / "badgroove.mp4", GenerationOptions(steps=2, groove=bad))
+    assert not list(workdir.glob("badgroove.*"))
 
 def test_auto_key_holds_later_windows_to_the_first_windows_key(pipeline, workdir):
     video = two_shot_video(workdir / "twenty_seconds.mp4")

@@ -320,9 +320,10 @@ _REGENERATE_OVERRIDES = ("steps", "sampler", "guidance", "seed", "groove", "keep
 @click.option("--strict-key", is_flag=True,
               help="hold every note to the scale of --key (a model that reads the key otherwise keeps POP909's "
                    "share of passing notes)")
-@click.option("--groove", type=click.Choice(["auto", "none"]), default="auto",
+@click.option("--groove", type=str, default="auto", metavar="auto|none|FILE.mid",
               help="auto: each window keeps the rhythmic figure of the music written before it; none: each "
-                   "window chooses its own (models that read a groove)")
+                   "window chooses its own; FILE.mid: every window takes that file's figure (models that read "
+                   "a groove)  [default: auto]")
 @click.option("--keep-audio", "keep_audio", type=str, default=None, metavar="LEVEL",
               help="mix in the video's own sound at LEVEL (-12dB or a linear gain like 0.25)")
 @click.option("--soundfont", type=click.Path(path_type=Path, dir_okay=False), default=None,

@@ -56,6 +56,7 @@ from diffbgm.music.grid import (
     WINDOW_STEPS,
 )
 from diffbgm.music.key import Key
+from diffbgm.music.midi import midi_to_pianoroll
 from diffbgm.music.notes import DEFAULT_VELOCITY, Note
 from diffbgm.music.pianoroll import PianoRoll
 from diffbgm.render.audio import SAMPLE_RATE, parse_level, render_audio, write_wav
@@ -76,7 +77,7 @@ class GenerationError(ValueError):
 
 
 KEY_AUTO = "auto"
-GROOVE_CHOICES = ("auto", "none")
+GROOVE_AUTO, GROOVE_NONE = "auto", "none"
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,8 @@ class GenerationOptions:
         for each window, the groove of the music already written (:func:`diffbgm.conditions.groove_vector`
         of every bar known so far), so that the accompaniment keeps its figure from window to window;
         the first window of a new piece has none and chooses. ``"none"``: every window chooses its own.
-        Models without the input ignore it.
+        Anything else is a MIDI file whose groove (on its own bar grid) every window is given. Models
+        without the input ignore it.
     """
 
     bpm: float | None = None
@@ -138,11 +140,7 @@ class GenerationOptions:
     cadence: bool = True
     key: str | None = None
     strict_key: bool = False
-    groove: str = "auto"
-
-    def __post_init__(self) -> None:
-        if self.groove not in GROOVE_CHOICES:
-            raise ValueError(f"groove must be one of {', '.join(GROOVE_CHOICES)}, got {self.groove!r}")
+    groove: str = GROOVE_AUTO
 
     def to_dict(self) -> dict:
         """Plain JSON values."""
@@ -157,6 +155,24 @@ class GenerationOptions:
     def follows_first_key(self) -> bool:
         """Whether ``key`` is ``"auto"``: the key of the first window holds for the rest."""
         return self.key is not None and self.key.strip().lower() == KEY_AUTO
+
+    def follows_groove(self) -> bool:
+        """Whether ``groove`` is ``"auto"``: each window gets the groove of the music before it."""
+        return self.groove == GROOVE_AUTO
+
+    def fixed_groove(self) -> np.ndarray | None:
+        """The groove of the ``groove`` MIDI file, ``None`` for ``"auto"`` and ``"none"``.
+
+        Raises ValueError for a missing or unreadable file, or one with no notes.
+        """
+        if self.groove in (GROOVE_AUTO, GROOVE_NONE):
+            return None
+        if not Path(self.groove).is_file():
+            raise ValueError(f"--groove is auto, none or a MIDI file; not found: {self.groove}")
+        groove = groove_vector(midi_to_pianoroll(self.groove).to_array())
+        if not groove.any():
+            raise ValueError(f"{self.groove}: no notes to take a groove from")
+        return groove
 
     @classmethod
     def from_dict(cls, values: dict) -> GenerationOptions:
@@ -457,6 +473,7 @@ class ScoringPipeline:
                 raise GenerationError(str(error)) from None
         try:
             options.musical_key()
+            options.fixed_groove()
         except ValueError as error:
             raise GenerationError(str(error)) from None
         if options.soundfont is not None and not Path(options.soundfont).is_file():
@@ -489,7 +506,8 @@ class ScoringPipeline:
         # A model that reads the key is told it; the others (and --strict-key) get its scale as a mask.
         reads_key = self.model.config.unet.scale_input
         hard_key = options.strict_key or not reads_key
-        follows_groove = self.model.config.unet.groove_input and options.groove == "auto"
+        reads_groove = self.model.config.unet.groove_input
+        fixed_groove = options.fixed_groove() if reads_groove else None
         for index, span in enumerate(spans):
             start = span.start_beat * STEPS_PER_BEAT
             stop = min(start + WINDOW_STEPS, n_steps)
@@ -501,7 +519,9 @@ class ScoringPipeline:
             conditions = batch[index]
             if key is not None and reads_key:
                 conditions = conditions.with_scale(torch.from_numpy(scale_vector(key.pitch_mask()))[None])
-            groove = _groove_of_known_music(score.roll, free) if follows_groove else None
+            groove = fixed_groove
+            if reads_groove and options.follows_groove():
+                groove = _groove_of_known_music(score.roll, free)
             if groove is not None:
                 conditions = conditions.with_groove(torch.from_numpy(groove)[None])
             generator = torch.Generator(device="cpu").manual_seed(window_seed(options.seed, index, revision))

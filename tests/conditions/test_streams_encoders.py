@@ -133,6 +133,10 @@ def test_groove_vector_is_the_share_of_bars_striking_each_sixteenth():
     assert groove.dtype == np.float32 and np.array_equal(groove, expected)
     assert not groove_vector(None).any() and groove_vector(None).shape == (16,)
     assert not groove_vector(np.zeros((2, 128, 128), dtype=bool)).any()
+    # A last, unfinished bar counts as a bar: here a fifth sounding bar, with one note on its third sixteenth.
+    roll[0, 4 * 16 + 2, 72] = True
+    unfinished = groove_vector(roll[:, : 4 * 16 + 7])
+    assert np.allclose(unfinished[[0, 2, 6]], [2 * 4 / 5 - 1, 2 * 1 / 5 - 1, 2 * 2 / 5 - 1])
 
 
 def test_condition_batch_carries_a_groove_through_moves_selection_and_cat():

@@ -133,7 +133,7 @@ def scale_vector(pitch_mask: np.ndarray | None) -> np.ndarray:
 
 
 def groove_vector(roll: np.ndarray | None) -> np.ndarray:
-    """A window's bool piano roll ``(2, steps, 128)`` -> float32 ``(16,)`` groove, ``2 f - 1``.
+    """A piano roll ``(2, steps, 128)`` starting on a bar line -> float32 ``(16,)`` groove, ``2 f - 1``.
 
     ``f`` is the share of the window's bars that start a note on each sixteenth of the bar (bars
     without notes do not count). It is the per-bar onset pattern GPS compares (Wu & Yang 2020), averaged:
@@ -144,7 +144,8 @@ def groove_vector(roll: np.ndarray | None) -> np.ndarray:
     if roll is None:
         return np.zeros(STEPS_PER_BAR, dtype=np.float32)
     onsets = np.asarray(roll)[ONSET].any(axis=-1)
-    bars = onsets[: len(onsets) // STEPS_PER_BAR * STEPS_PER_BAR].reshape(-1, STEPS_PER_BAR)
+    onsets = np.pad(onsets, (0, -len(onsets) % STEPS_PER_BAR))  # a last, unfinished bar still counts
+    bars = onsets.reshape(-1, STEPS_PER_BAR)
     bars = bars[bars.any(axis=1)]
     if not len(bars):
         return np.zeros(STEPS_PER_BAR, dtype=np.float32)
