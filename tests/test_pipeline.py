@@ -243,21 +243,33 @@ def test_a_model_that_reads_the_key_is_told_it_and_strict_key_holds_the_scale(vi
     assert json.loads(strict.files["json"].read_text())["options"]["strict_key"] is True
 
 
-def test_a_model_that_reads_a_groove_gets_the_groove_of_the_music_before_each_window(workdir, monkeypatch):
+@pytest.fixture(scope="module")
+def grooved(workdir):
+    """A random model that reads a groove, and a 20-s video."""
+    model = ScoringPipeline.from_checkpoint(tiny_checkpoint(workdir / "grooved.safetensors", groove_input=True))
+    return model, two_shot_video(workdir / "twenty_seconds_groove.mp4")
+
+
+@pytest.fixture
+def grooves(monkeypatch):
+    """The groove of every window sampled while the test runs."""
     import diffbgm.diffusion
 
-    from diffbgm.conditions import groove_vector
-
-    grooved = ScoringPipeline.from_checkpoint(tiny_checkpoint(workdir / "grooved.safetensors", groove_input=True))
-    video = two_shot_video(workdir / "twenty_seconds_groove.mp4")
-    grooves = []
+    given = []
     sample = diffbgm.diffusion.sample
 
     def recording(model, conditions, **kwargs):
-        grooves.append(conditions.groove)
+        given.append(conditions.groove)
         return sample(model, conditions, **kwargs)
 
     monkeypatch.setattr(diffbgm.diffusion, "sample", recording)
+    return given
+
+
+def test_a_model_that_reads_a_groove_gets_the_groove_of_the_music_before_each_window(grooved, grooves, workdir):
+    from diffbgm.conditions import groove_vector
+
+    grooved, video = grooved
     (workdir / "grooved").mkdir()
     options = GenerationOptions(steps=2, seed=3, bpm=120.0)  # 40 beats: two windows
     auto = grooved(video, workdir / "grooved" / "auto.mp4", options)
@@ -278,11 +290,8 @@ def test_a_model_that_reads_a_groove_gets_the_groove_of_the_music_before_each_wi
     assert len(grooves) == 1 and grooves[0] is not None and grooves[0].any()
 
 
-def test_a_groove_from_a_midi_file_goes_to_every_window_and_a_bad_one_is_refused(workdir, monkeypatch):
-    import diffbgm.diffusion
-
-    grooved = ScoringPipeline.from_checkpoint(tiny_checkpoint(workdir / "grooved_midi.safetensors", groove_input=True))
-    video = two_shot_video(workdir / "twenty_seconds_midi.mp4")
+def test_a_groove_from_a_midi_file_goes_to_every_window_and_a_bad_one_is_refused(grooved, grooves, workdir):
+    grooved, video = grooved
     reference = pretty_midi.PrettyMIDI(initial_tempo=100.0)
     piano = pretty_midi.Instrument(0)
     sixteenth = 60.0 / 100.0 / 4
@@ -296,14 +305,6 @@ def test_a_groove_from_a_midi_file_goes_to_every_window_and_a_bad_one_is_refused
     expected = -torch.ones(16)
     expected[[0, 3, 6]] = 1.0
     expected[12] = 0.5  # three bars of four
-    grooves = []
-    sample = diffbgm.diffusion.sample
-
-    def recording(model, conditions, **kwargs):
-        grooves.append(conditions.groove)
-        return sample(model, conditions, **kwargs)
-
-    monkeypatch.setattr(diffbgm.diffusion, "sample", recording)
     result = grooved(video, workdir / "tresillo.mp4", GenerationOptions(steps=2, seed=3, bpm=120.0, groove=str(path)))
     assert len(grooves) == 2 and all(torch.equal(groove[0], expected) for groove in grooves)
     assert json.loads(result.files["json"].read_text())["options"]["groove"] == str(path)
