@@ -198,7 +198,7 @@ def test_key_option_keeps_every_note_in_the_scale(pipeline, video, result, workd
     def pitch_classes(path):
         return {n.pitch % 12 for n in pretty_midi.PrettyMIDI(str(path)).instruments[0].notes}
 
-    assert pitch_classes(result.files["mid"]) - scale  # without --key this model leaves the scale
+    assert pitch_classes(result.files["mid"]) - scale  # left to choose (one window), this model leaves the scale
     keyed = pipeline(video, workdir / "keyed.mp4", GenerationOptions(steps=2, seed=3, key="Eb major"))
     assert pitch_classes(keyed.files["mid"]) and pitch_classes(keyed.files["mid"]) <= scale
     manifest = json.loads(keyed.files["json"].read_text())
@@ -229,7 +229,7 @@ def test_a_model_that_reads_the_key_is_told_it_and_strict_key_holds_the_scale(vi
         return {n.pitch % 12 for n in pretty_midi.PrettyMIDI(str(result.files["mid"])).instruments[0].notes}
 
     (workdir / "keyed").mkdir()
-    free = keyed_model(video, workdir / "keyed" / "free.mp4", GenerationOptions(steps=2, seed=3))
+    free = keyed_model(video, workdir / "keyed" / "free.mp4", GenerationOptions(steps=2, seed=3, key="none"))
     assert all(scale is None for scale, _ in calls)
     calls.clear()
     told = keyed_model(video, workdir / "keyed" / "told.mp4", GenerationOptions(steps=2, seed=3, key="Eb major"))
@@ -316,9 +316,10 @@ def test_a_groove_from_a_midi_file_goes_to_every_window_and_a_bad_one_is_refused
 
 def test_auto_key_holds_later_windows_to_the_first_windows_key(pipeline, workdir):
     video = two_shot_video(workdir / "twenty_seconds.mp4")
-    free = pipeline(video, workdir / "free.mp4", GenerationOptions(steps=2, seed=3, bpm=120.0))
-    auto = pipeline(video, workdir / "auto.mp4", GenerationOptions(steps=2, seed=3, bpm=120.0, key="Auto"))
+    free = pipeline(video, workdir / "free.mp4", GenerationOptions(steps=2, seed=3, bpm=120.0, key="None"))
+    auto = pipeline(video, workdir / "auto.mp4", GenerationOptions(steps=2, seed=3, bpm=120.0))  # the default
     manifest = json.loads(auto.files["json"].read_text())
+    assert manifest["options"]["key"] == "auto" and GenerationOptions(key="Auto").follows_first_key()
     key = Key(manifest["ending"]["key_tonic"], manifest["ending"]["key_mode"])
     second_window = manifest["beats_s"][WINDOW_BEATS] - 1e-6  # 40 beats at 120 BPM: two windows
 

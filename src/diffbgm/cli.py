@@ -314,9 +314,9 @@ _REGENERATE_OVERRIDES = ("steps", "sampler", "guidance", "seed", "groove", "keep
 @click.option("--seed", type=int, default=0, help="random seed (same seed and options -> same MIDI)")
 @click.option("--mood", type=str, default=None, help='mood words for the whole video, e.g. "calm, warm"')
 @click.option("--caption", type=str, default=None, help="your caption for the whole video")
-@click.option("--key", type=str, default=None,
-              help='keep the music in this key, e.g. "A minor" or "Eb major"; "auto": in the key the first '
-                   'window settles in  [default: the model chooses, window by window]')
+@click.option("--key", type=str, default="auto", metavar='auto|none|"A minor"',
+              help='keep the music in this key, e.g. "A minor" or "Eb major"; auto: in the key the first '
+                   'window settles in; none: each window chooses its own  [default: auto]')
 @click.option("--strict-key", is_flag=True,
               help="hold every note to the scale of --key (a model that reads the key otherwise keeps POP909's "
                    "share of passing notes)")
