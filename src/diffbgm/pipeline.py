@@ -111,7 +111,7 @@ class GenerationOptions:
         any other model is sampled with the pitches outside the scale held silent
         (:func:`diffbgm.diffusion.restrict_pitches`). ``"auto"`` (the default) lets the model choose
         in the first window, then keeps every later window in the key estimated from it: the model
-        writes each window on its own and, left to choose, drifts from key to key (PCHE 2.98 against
+        writes each window on its own and, left to choose, drifts from key to key (PCHE 2.99 against
         POP909's 2.70 with no key, 2.75 with one; docs/default-model.md). ``"none"`` (or ``None``,
         as older manifests say) lets every window choose; the cadence then uses the key estimated
         from the music.
