@@ -8,7 +8,8 @@ window: a few DDPM steps of the paper model are timed and extrapolated to 1000.
 Without ``--model`` the generation model is a randomly initialised one of ``configs/cpu.yaml`` (the
 configuration of the model the package ships), which runs exactly as fast as trained weights.
 
-Usage: ``python benchmarks/bench_generate.py [--seconds 60] [--model PATH] [--steps 20]``
+Usage: ``python benchmarks/bench_generate.py [--seconds 60] [--model PATH] [--steps N] [--groove-guidance G]``
+(sampling options default to ``diffbgm generate``'s).
 """
 
 from __future__ import annotations
@@ -83,9 +84,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--model", type=Path, default=None, help="weights file  [default: random cpu.yaml model]")
     parser.add_argument("--config", default="cpu", help="configs/<name>.yaml of the random model")
-    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--steps", type=int, default=None, help="sampling steps  [default: generate's]")
     parser.add_argument("--sampler", default="dpmpp")
     parser.add_argument("--guidance", type=float, default=2.0)
+    parser.add_argument("--groove-guidance", type=float, default=None, help="[default: generate's]")
     parser.add_argument("--paper-steps", type=int, default=3, help="DDPM steps of the paper model actually timed")
     args = parser.parse_args()
 
@@ -100,7 +102,9 @@ def main() -> None:
         start = time.perf_counter()
         pipeline = ScoringPipeline.from_checkpoint(model)
         load_s = time.perf_counter() - start
-        options = GenerationOptions(steps=args.steps, sampler=args.sampler, guidance=args.guidance)
+        chosen = {name: value for name, value in (("steps", args.steps), ("groove_guidance", args.groove_guidance))
+                  if value is not None}
+        options = GenerationOptions(sampler=args.sampler, guidance=args.guidance, **chosen)
         result = pipeline(video, folder / "scored.mp4", options)
         total_s = time.perf_counter() - start
         peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
@@ -108,7 +112,7 @@ def main() -> None:
 
         print(f"video: {args.seconds:.0f} s, {len(result.plan.cuts_s)} cuts, {result.plan.n_bars} bars, "
               f"{n_windows} windows; model {pipeline.model.num_parameters() / 1e6:.1f} M parameters; "
-              f"{args.sampler} {args.steps} steps, guidance {args.guidance}")
+              f"{args.sampler} {options.steps} steps, guidance {args.guidance}, groove guidance {options.groove_guidance}")
         print(f"{'stage':<12}{'seconds':>9}")
         print(f"{'load':<12}{load_s:>9.2f}")
         for stage, seconds in result.timings_s.items():

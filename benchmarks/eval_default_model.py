@@ -2,7 +2,7 @@
 
 Usage:
     python3 benchmarks/eval_default_model.py --data runs/pop909 [--checkpoint runs/default/model.safetensors]
-        [--n 240] [--steps 20] [--guidance 2.0] [--sampler dpmpp] [--device cuda] [--song-key]
+        [--n 240] [--steps 15] [--guidance 2.0] [--groove-guidance 5] [--sampler dpmpp] [--device cuda] [--song-key]
         [--musicnn-python .venv-musicnn/bin/python] [--json eval.json] [--markdown eval.md]
 
 ``--data`` is a window data set built by ``diffbgm data pop909``. Conditions come from the real songs,
@@ -15,7 +15,9 @@ the song. Further columns sample it with the groove of the song's eight bars bef
 (``diffbgm generate`` in the first window of a video, told ``--key``), and with neither (the first
 window without ``--key``). ``--song-key`` adds a column
 sampled with the pitches outside each song's key held silent (``diffbgm generate --key ... --strict-key``).
-All columns start from the same initial noise.
+All columns start from the same initial noise, and those with a groove are sampled with
+``--groove-guidance`` (``diffbgm generate``'s default unless told). ``--only-ours`` samples only the
+first column, for sweeps of the sampling options.
 ``--musicnn-python`` (or ``$DIFFBGM_MUSICNN_PYTHON``) names a Python with musicnn: P@K is then also
 measured over musicnn's audio embedding (:mod:`diffbgm.evaluation.audio_embedding`).
 Prints the comparison table and timings; writes JSON and Markdown when asked.
@@ -47,6 +49,7 @@ from diffbgm.evaluation.model_eval import (
 from diffbgm.music.dataset import WindowStore
 from diffbgm.music.key import Key
 from diffbgm.music.window import MusicWindow
+from diffbgm.pipeline import DEFAULT_GROOVE_GUIDANCE, DEFAULT_STEPS
 
 
 KEY_USES = ("condition", "none", "strict")
@@ -103,7 +106,8 @@ def model_generator(checkpoint: Path, windows: list[MusicWindow], args: argparse
             allowed = np.stack([Key(w.key_tonic, w.key_mode).pitch_mask() for w in batch])
             known, known_mask = restrict_pitches(torch.from_numpy(allowed).to(args.device))
         rolls = sample(model, conditions, sampler=args.sampler, steps=args.steps,
-                       guidance_scale=args.guidance, generator=noise, known=known, known_mask=known_mask)
+                       guidance_scale=args.guidance, generator=noise, known=known, known_mask=known_mask,
+                       groove_guidance=args.groove_guidance)
         return rolls.float().cpu().numpy()
 
     return generate
@@ -120,8 +124,12 @@ def main() -> None:
     parser.add_argument("--data", type=Path, required=True, help="window data set built by `diffbgm data pop909`")
     parser.add_argument("--checkpoint", type=Path, default=None, help="model weights; omit to run the baselines only")
     parser.add_argument("--n", type=int, default=240, help="evaluation windows")
-    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--steps", type=int, default=DEFAULT_STEPS, help="sampling steps (as generate's)")
     parser.add_argument("--guidance", type=float, default=2.0)
+    parser.add_argument("--groove-guidance", type=float, default=DEFAULT_GROOVE_GUIDANCE,
+                        help="extra guidance towards the groove (as diffbgm generate --groove-guidance)")
+    parser.add_argument("--only-ours", action="store_true",
+                        help="sample only the main column (for sweeps); the baselines still run")
     parser.add_argument("--sampler", default="dpmpp")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0)
@@ -153,11 +161,11 @@ def main() -> None:
         try:
             generators.append(("Diff-BGM (ours)", model_generator(args.checkpoint, windows, args)))
             unet = load_checkpoint(args.checkpoint)[1].unet
-            if unet.groove_input:
+            if unet.groove_input and not args.only_ours:
                 generators.append(("ours, earlier groove",
                                    model_generator(args.checkpoint, windows, args, groove="previous")))
                 generators.append(("ours, no groove", model_generator(args.checkpoint, windows, args, groove="none")))
-            if unet.scale_input:
+            if unet.scale_input and not args.only_ours:
                 name = "ours, no key or groove" if unet.groove_input else "ours, no key"
                 generators.append((name, model_generator(args.checkpoint, windows, args, "none", "none")))
             if args.song_key:

@@ -12,6 +12,7 @@ import pytest
 import torch
 from scoring_helpers import FPS, one_second_video, three_shot_video, tiny_checkpoint, two_shot_video
 
+from diffbgm.conditions.from_video import DEFAULT_OVERLAP_BEATS
 from diffbgm.conditions.timing import TimingConfig, plan_timing
 from diffbgm.music.grid import STEPS_PER_BAR, STEPS_PER_BEAT, WINDOW_BEATS
 from diffbgm.music.key import Key
@@ -313,6 +314,41 @@ def test_a_groove_from_a_midi_file_goes_to_every_window_and_a_bad_one_is_refused
         with pytest.raises(GenerationError, match=message):
             grooved(video, workdir / "badgroove.mp4", GenerationOptions(steps=2, groove=bad))
     assert not list(workdir.glob("badgroove.*"))
+
+
+def test_groove_guidance_reaches_the_sampler_the_manifest_and_a_regenerate(grooved, workdir, monkeypatch):
+    import diffbgm.diffusion
+
+    grooved, video = grooved
+    strengths = []
+    sample = diffbgm.diffusion.sample
+
+    def recording(model, conditions, **kwargs):
+        strengths.append(kwargs["groove_guidance"])
+        return sample(model, conditions, **kwargs)
+
+    monkeypatch.setattr(diffbgm.diffusion, "sample", recording)
+    (workdir / "guided").mkdir()
+    plain = grooved(video, workdir / "guided" / "plain.mp4", GenerationOptions(steps=2, seed=3, bpm=120.0,
+                                                                                groove_guidance=0.0))
+    firm = grooved(video, workdir / "guided" / "firm.mp4", GenerationOptions(steps=2, seed=3, bpm=120.0,
+                                                                              groove_guidance=4.0))
+    assert strengths == [0.0, 0.0, 4.0, 4.0]
+    assert json.loads(firm.files["json"].read_text())["options"]["groove_guidance"] == 4.0
+    # The first window has no groove to follow, so only the second one changes.
+    assert firm.files["mid"].read_bytes() != plain.files["mid"].read_bytes()
+    with np.load(plain.files["npz"]) as a, np.load(firm.files["npz"]) as b:
+        first = slice(0, (WINDOW_BEATS - DEFAULT_OVERLAP_BEATS) * STEPS_PER_BEAT)
+        assert np.array_equal(a["roll"][:, first], b["roll"][:, first])
+    strengths.clear()
+    grooved.regenerate(video, workdir / "guided" / "firm.mp4", 1.0, 3.0)
+    grooved.regenerate(video, workdir / "guided" / "firm.mp4", 1.0, 3.0, overrides={"groove_guidance": 1.0})
+    assert strengths == [4.0, 1.0]
+    # A manifest from before groove guidance was sampled without it.
+    options = GenerationOptions(groove_guidance=4.0).to_dict()
+    del options["groove_guidance"]
+    assert GenerationOptions.from_dict(options).groove_guidance == 0.0
+
 
 def test_auto_key_holds_later_windows_to_the_first_windows_key(pipeline, workdir):
     video = two_shot_video(workdir / "twenty_seconds.mp4")

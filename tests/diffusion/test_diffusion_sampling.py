@@ -83,6 +83,35 @@ def test_guidance_one_is_conditional_zero_unconditional(model):
     assert not torch.allclose(cond, null)
 
 
+def test_groove_guidance_pushes_away_from_the_conditions_without_their_groove():
+    torch.manual_seed(1)
+    config = load_config(CONFIGS / "tiny.yaml").model
+    grooved = DiffBGMDenoiser(replace(config, unet=replace(config.unet, groove_input=True)))
+    with torch.no_grad():
+        for parameter in grooved.parameters():
+            if not parameter.any():
+                parameter.normal_(0.0, 0.1)
+    grooved.eval()
+    x = torch.randn(2, *grooved.sample_shape)
+    t = torch.tensor(400)
+    groove = torch.tensor([[1.0, -1.0, -1.0, -1.0] * 4, [0.0] * 16])
+    c = conditions().with_groove(groove)
+    with torch.no_grad():
+        cond = grooved(x, t.expand(2), c)
+        null = grooved(x, t.expand(2), c, torch.ones(2, dtype=torch.bool))
+        bare = grooved(x, t.expand(2), c.with_groove(None))
+        expected = null + 2.0 * (cond - null) + 1.5 * (cond - bare)
+        assert torch.allclose(guided_epsilon(grooved, x, t, c, 2.0, groove_guidance=1.5), expected, atol=1e-5)
+        # with s = 1 the groove term still runs; with no groove anywhere it is skipped
+        assert torch.allclose(guided_epsilon(grooved, x, t, c, 1.0, groove_guidance=1.5),
+                              cond + 1.5 * (cond - bare), atol=1e-5)
+        assert torch.allclose(guided_epsilon(grooved, x, t, c.with_groove(None), 2.0, groove_guidance=1.5),
+                              guided_epsilon(grooved, x, t, c.with_groove(None), 2.0), atol=1e-6)
+    # the second window has no groove, so the extra term leaves it alone; the first one it moves
+    assert torch.allclose(expected[1], (null + 2.0 * (cond - null))[1], atol=1e-5)
+    assert not torch.allclose(expected[0], (null + 2.0 * (cond - null))[0], atol=1e-3)
+
+
 @pytest.mark.parametrize("sampler", ["ddpm", "ddim", "dpmpp"])
 def test_samplers_give_rolls_and_are_seeded(model, sampler):
     out = sample(model, conditions(), sampler=sampler, steps=4, guidance_scale=2.0,
