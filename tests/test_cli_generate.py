@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from scoring_helpers import one_second_video, three_shot_video, tiny_checkpoint
 
 from diffbgm.cli import cli
-from diffbgm.pipeline import DEFAULT_WEIGHTS
+from diffbgm.pipeline import DEFAULT_GROOVE_GUIDANCE, DEFAULT_STEPS, DEFAULT_WEIGHTS
 
 
 @pytest.fixture(scope="module")
@@ -52,11 +52,18 @@ def test_generate_then_regenerate(files, tmp_path):
     manifest = json.loads(out.with_suffix(".json").read_text())
     assert manifest["seed"] == 5 and manifest["options"]["mood"] == "calm, warm"
     assert manifest["options"]["tempo_range"] == [80.0, 130.0] and manifest["options"]["keep_audio"] == "-12dB"
-    result = _run(files["video"], "-o", out, *common, "--regenerate", "0", "2")
+    assert manifest["options"]["groove_guidance"] == DEFAULT_GROOVE_GUIDANCE
+    result = _run(files["video"], "-o", out, *common, "--regenerate", "0", "2", "--groove-guidance", "1.5")
     assert result.exit_code == 0, result.output
     manifest = json.loads(out.with_suffix(".json").read_text())
-    assert manifest["revision"] == 1 and manifest["seed"] == 5
+    assert manifest["revision"] == 1 and manifest["seed"] == 5 and manifest["options"]["groove_guidance"] == 1.5
     assert _digest(files["video"]) == before
+
+
+def test_help_states_the_pipelines_sampling_defaults():
+    text = " ".join(CliRunner().invoke(cli, ["generate", "--help"]).output.split())
+    assert f"[default: {DEFAULT_STEPS}; x>=1]" in text
+    assert f"[default: {DEFAULT_GROOVE_GUIDANCE:g}]" in text
 
 
 def test_not_a_video(files, tmp_path):

@@ -326,8 +326,8 @@ _REGENERATE_OVERRIDES = ("steps", "sampler", "guidance", "groove_guidance", "see
                    "window chooses its own; FILE.mid: every window takes that file's figure (models that read "
                    "a groove)  [default: auto]")
 @click.option("--groove-guidance", "groove_guidance", type=float, default=None,
-              help="how firmly every bar keeps the groove (extra guidance; 0: off, and a third faster)  "
-                   "[default: 5]")
+              help="how firmly every bar keeps the groove (extra guidance; 0: off, which saves a third of "
+                   "the model evaluations)  [default: 5]")
 @click.option("--keep-audio", "keep_audio", type=str, default=None, metavar="LEVEL",
               help="mix in the video's own sound at LEVEL (-12dB or a linear gain like 0.25)")
 @click.option("--soundfont", type=click.Path(path_type=Path, dir_okay=False), default=None,
