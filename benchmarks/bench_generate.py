@@ -112,7 +112,8 @@ def main() -> None:
 
         print(f"video: {args.seconds:.0f} s, {len(result.plan.cuts_s)} cuts, {result.plan.n_bars} bars, "
               f"{n_windows} windows; model {pipeline.model.num_parameters() / 1e6:.1f} M parameters; "
-              f"{args.sampler} {options.steps} steps, guidance {args.guidance}, groove guidance {options.groove_guidance}")
+              f"{args.sampler} {options.steps} steps, guidance {args.guidance}, "
+              f"groove guidance {options.groove_guidance}")
         print(f"{'stage':<12}{'seconds':>9}")
         print(f"{'load':<12}{load_s:>9.2f}")
         for stage, seconds in result.timings_s.items():
