@@ -81,8 +81,6 @@ def model_generator(checkpoint: Path, windows: list[MusicWindow], args: argparse
     from diffbgm.training.datasets import Pop909Windows, split_batch
 
     model, _ = load_checkpoint(checkpoint, args.device)
-    # Only a model that reads a groove moves with it: any other would pay the third evaluation for nothing.
-    groove_guidance = args.groove_guidance if model.config.unet.groove_input else 0.0
     earlier_groove = {}
     if groove == "previous":
         before = preceding_windows(WindowStore(args.data, split="valid"), windows)
@@ -109,7 +107,7 @@ def model_generator(checkpoint: Path, windows: list[MusicWindow], args: argparse
             known, known_mask = restrict_pitches(torch.from_numpy(allowed).to(args.device))
         rolls = sample(model, conditions, sampler=args.sampler, steps=args.steps,
                        guidance_scale=args.guidance, generator=noise, known=known, known_mask=known_mask,
-                       groove_guidance=groove_guidance)
+                       groove_guidance=args.groove_guidance)
         return rolls.float().cpu().numpy()
 
     return generate

@@ -22,15 +22,19 @@ CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-@pytest.fixture(scope="module")
-def model() -> DiffBGMDenoiser:
-    torch.manual_seed(0)
-    network = DiffBGMDenoiser(load_config(CONFIGS / "tiny.yaml").model)
-    with torch.no_grad():  # fill the zero-initialised output layers so conditions matter
+def filled(network: DiffBGMDenoiser) -> DiffBGMDenoiser:
+    """``network`` in eval mode, its zero-initialised output layers filled so that conditions matter."""
+    with torch.no_grad():
         for parameter in network.parameters():
             if not parameter.any():
                 parameter.normal_(0.0, 0.1)
     return network.eval()
+
+
+@pytest.fixture(scope="module")
+def model() -> DiffBGMDenoiser:
+    torch.manual_seed(0)
+    return filled(DiffBGMDenoiser(load_config(CONFIGS / "tiny.yaml").model))
 
 
 def conditions(batch: int = 2, seed: int = 0) -> ConditionBatch:
@@ -86,12 +90,7 @@ def test_guidance_one_is_conditional_zero_unconditional(model):
 def test_groove_guidance_pushes_away_from_the_conditions_without_their_groove():
     torch.manual_seed(1)
     config = load_config(CONFIGS / "tiny.yaml").model
-    grooved = DiffBGMDenoiser(replace(config, unet=replace(config.unet, groove_input=True)))
-    with torch.no_grad():
-        for parameter in grooved.parameters():
-            if not parameter.any():
-                parameter.normal_(0.0, 0.1)
-    grooved.eval()
+    grooved = filled(DiffBGMDenoiser(replace(config, unet=replace(config.unet, groove_input=True))))
     x = torch.randn(2, *grooved.sample_shape)
     t = torch.tensor(400)
     groove = torch.tensor([[1.0, -1.0, -1.0, -1.0] * 4, [0.0] * 16])

@@ -125,7 +125,8 @@ def sample(
     guidance_scale:
         Classifier-free guidance scale ``s`` (1 = plain conditional, 0 = unconditional).
     groove_guidance:
-        Extra guidance ``g`` towards the windows' grooves (see :func:`guided_epsilon`); 0 = none.
+        Extra guidance ``g`` towards the windows' grooves (see :func:`guided_epsilon`); 0 = none. A model
+        without ``unet.groove_input`` is sampled without it.
     generator:
         Seeds the initial and per-step noise.
     known, known_mask:
@@ -141,6 +142,8 @@ def sample(
     device = conditions.segments.device
     batch = len(conditions)
     dtype = next(model.parameters()).dtype
+    if not model.config.unet.groove_input:
+        groove_guidance = 0.0  # the model ignores the groove: the third evaluation would change nothing
     scheduler = make_scheduler(model.config.diffusion, sampler)
     scheduler.set_timesteps(steps, device=device)
     shape = (batch, *model.sample_shape)
