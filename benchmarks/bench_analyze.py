@@ -50,7 +50,7 @@ def synthesise(path: Path, seconds: float) -> Path:
 def measure(path: Path, embed_fps: float, fps: float) -> dict:
     """Run in a fresh process: wall time, peak RSS, Python-heap peak."""
     from diffbgm.video.analysis import AnalysisConfig, analyze_video
-    from diffbgm.video.semantic import EfficientNetLite0Encoder
+    from diffbgm.video.image_model import EfficientNetLite0Encoder
 
     encoder = EfficientNetLite0Encoder(device="cpu")
     tracemalloc.start()

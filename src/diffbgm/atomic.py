@@ -1,12 +1,35 @@
-"""Files written whole or not at all: every stage that writes a file goes through here."""
+"""Files written whole or not at all: every stage that writes a file goes through here.
+
+Three shapes of output, each staged beside its destination (same file system, so the last step is a
+rename) and cleaned up on failure:
+
+- one file: :func:`atomic_output`;
+- a set of files that belong together (a scored video and its side files, an analysis folder's
+  files): :func:`staging_folder` to write them, :func:`commit_files` to move them all or none;
+- a folder owned whole (a cache entry, a new data set): :func:`atomic_folder`.
+
+Staging folders carry the writer's process id, so that one left by a killed process is recognised
+and removed by the next writer in the same place.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Iterator
+
+STAGING_MARK = ".staging-"
+_STAGING_PID = re.compile(re.escape(STAGING_MARK) + r"(\d+)-")
+
+
+def _umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
 
 
 @contextlib.contextmanager
@@ -17,11 +40,94 @@ def atomic_output(output: str | Path) -> Iterator[Path]:
     os.close(handle)
     temp_path = Path(temp)
     # mkstemp creates the file private (0600); give the result the permissions a plain open() would.
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(temp_path, 0o666 & ~umask)
+    os.chmod(temp_path, 0o666 & ~_umask())
     try:
         yield temp_path
         os.replace(temp_path, output)
     finally:
         temp_path.unlink(missing_ok=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_staging(folder: str | Path) -> list[Path]:
+    """Remove the staging folders in ``folder`` whose writing process no longer runs; return them."""
+    removed = []
+    folder = Path(folder)
+    if not folder.is_dir():
+        return removed
+    for entry in folder.iterdir():
+        match = _STAGING_PID.search(entry.name)
+        if entry.name.startswith(".") and match and entry.is_dir() and not _process_alive(int(match.group(1))):
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+    return removed
+
+
+@contextlib.contextmanager
+def staging_folder(beside: str | Path) -> Iterator[Path]:
+    """A fresh hidden folder next to ``beside`` (a file or folder to be written), removed on exit.
+
+    Stale staging folders of killed writers in the same place are removed first.
+    """
+    beside = Path(beside)
+    parent = beside.absolute().parent
+    remove_stale_staging(parent)
+    staging = Path(tempfile.mkdtemp(prefix=f".{beside.name}{STAGING_MARK}{os.getpid()}-", dir=parent))
+    try:
+        yield staging
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def commit_files(staged: dict[str, Path], targets: dict[str, Path], backup_dir: Path) -> None:
+    """Move every ``staged[key]`` to ``targets[key]``, or none: on failure the earlier files come back.
+
+    ``backup_dir`` (on the targets' file system, e.g. the staging folder) holds the files being replaced
+    until all the new ones are in place. Staged files get the permissions a plain ``open()`` would give.
+    """
+    mode = 0o666 & ~_umask()
+    for path in staged.values():
+        os.chmod(path, mode)
+    backups: dict[str, Path] = {}
+    moved: list[str] = []
+    try:
+        for key, path in targets.items():
+            if path.exists():
+                backup = backup_dir / f"backup-{key}"
+                os.replace(path, backup)
+                backups[key] = backup
+        for key, path in targets.items():
+            os.replace(staged[key], path)
+            moved.append(key)
+    except OSError:
+        for key in moved:
+            targets[key].unlink(missing_ok=True)
+        for key, backup in backups.items():
+            os.replace(backup, targets[key])
+        raise
+
+
+@contextlib.contextmanager
+def atomic_folder(target: str | Path) -> Iterator[Path]:
+    """Yield a staging folder that becomes ``target`` on success; ``target`` must be absent or empty.
+
+    For folders owned whole (a cache entry, a new data set): nothing is ever merged into or deleted from
+    an existing folder with other contents.
+    """
+    target = Path(target)
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise FileExistsError(f"{target} exists and is not empty")
+    target.absolute().parent.mkdir(parents=True, exist_ok=True)
+    with staging_folder(target) as staging:
+        yield staging
+        os.chmod(staging, 0o777 & ~_umask())
+        os.replace(staging, target)

@@ -85,10 +85,17 @@ def evaluate(paths, json_path, reference, gps_positions) -> None:
     from diffbgm.evaluation.evaluate import EvaluationInputError, evaluate_files, find_midi_files
 
     try:
-        result = evaluate_files(find_midi_files(list(paths)), int(gps_positions))
-        ref = evaluate_files(find_midi_files(list(reference)), int(gps_positions)) if reference else None
+        files = find_midi_files(list(paths))
+        references = find_midi_files(list(reference)) if reference else []
     except EvaluationInputError as error:
-        raise click.ClickException(str(error)) from error
+        raise click.ClickException(str(error)) from None
+    if json_path is not None:
+        _check_not_an_input(json_path, [*files, *references], "--json")
+    try:
+        result = evaluate_files(files, int(gps_positions))
+        ref = evaluate_files(references, int(gps_positions)) if reference else None
+    except EvaluationInputError as error:
+        raise click.ClickException(str(error)) from None
     metrics = [k for k in result if k not in ("n_files", "files")]
     click.echo(f"{'metric':<16}{'value':>10}" + (f"{'reference':>12}{'diff':>10}" if ref else ""))
     for name in metrics:
@@ -104,6 +111,16 @@ def evaluate(paths, json_path, reference, gps_positions) -> None:
         json_path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_output(json_path) as temp:
             temp.write_text(json.dumps(result, indent=2))
+
+
+def _check_not_an_input(output: Path, inputs, option: str) -> None:
+    """One-line error when ``output`` is a folder or one of ``inputs`` (also through links)."""
+    from diffbgm.render.output import OutputPathError, check_output_path
+
+    try:
+        check_output_path(output, inputs=tuple(inputs))
+    except OutputPathError as error:
+        raise click.ClickException(f"{option}: {error}") from None
 
 
 # --- video commands -------------------------------------------------------------------------------
@@ -136,10 +153,10 @@ def analyze(video, out_dir, fps, detector, threshold, cuts_file, caption, captio
 
     Writes analysis.json, features.npz and timeline.png into the output folder.
     """
-    import shutil
-    import tempfile
-
-    from diffbgm.video.analysis import AnalysisConfig, analyze_video
+    from diffbgm.atomic import commit_files, staging_folder
+    from diffbgm.conditions.text import SentenceEmbedder
+    from diffbgm.conditions.user_text import apply_user_text
+    from diffbgm.video.analysis import ANALYSIS_FILE, FEATURES_FILE, AnalysisConfig, analyze_video
     from diffbgm.video.decode import VideoError, probe_video
     from diffbgm.video.shots import ShotList
     from diffbgm.video.timeline import TIMELINE_FILE, draw_timeline
@@ -147,10 +164,12 @@ def analyze(video, out_dir, fps, detector, threshold, cuts_file, caption, captio
     if caption is not None and captions_file is not None:
         raise click.ClickException("give --caption or --captions, not both")
     out_dir = out_dir or Path.cwd() / f"{video.stem}_analysis"
-    if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / "analysis.json").is_file():
+    if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / ANALYSIS_FILE).is_file():
         raise click.ClickException(f"{out_dir} exists and is not an analysis folder; choose another --out")
     config = AnalysisConfig(fps=fps, detector=detector, threshold=threshold)
-    staging: Path | None = None
+    names = (ANALYSIS_FILE, FEATURES_FILE, TIMELINE_FILE)
+    for name in names:
+        _check_not_an_input(out_dir / name, [video], "--out")
     try:
         info = probe_video(video)
         cuts = ShotList.from_file(cuts_file, info.duration_s) if cuts_file else None
@@ -158,22 +177,17 @@ def analyze(video, out_dir, fps, detector, threshold, cuts_file, caption, captio
         if captions_file is not None:
             captions = [line for line in captions_file.read_text().splitlines() if line.strip()]
         analysis = analyze_video(video, config, progress=True, cache_dir=None if no_cache else _default_cache_dir(),
-                                 cuts=cuts, captions=captions, mood=mood, device=device)
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
-        analysis.save(staging)
-        draw_timeline(analysis, staging / TIMELINE_FILE)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        staging.rename(out_dir)
-        staging = None
-    except VideoError as error:
-        raise click.ClickException(str(error)) from None
-    except ValueError as error:
-        raise click.ClickException(str(error)) from None
-    finally:
-        if staging is not None:
-            shutil.rmtree(staging, ignore_errors=True)
+                                 cuts=cuts, device=device)
+        if captions is not None or mood is not None:
+            analysis = apply_user_text(analysis, SentenceEmbedder(device=device), captions, mood)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        # Only the analysis' own files are replaced, all together: nothing else in the folder is touched.
+        with staging_folder(out_dir / ANALYSIS_FILE) as staging:
+            analysis.save(staging)
+            draw_timeline(analysis, staging / TIMELINE_FILE)
+            commit_files({name: staging / name for name in names}, {name: out_dir / name for name in names}, staging)
+    except (VideoError, ValueError, OSError) as error:
+        raise click.ClickException(str(error).splitlines()[0]) from None
     click.echo(f"{len(analysis.shots)} shots in {analysis.duration_s:.1f} s of video; wrote {out_dir}")
 
 
@@ -297,90 +311,153 @@ def export(checkpoint, output, fp16) -> None:
 # --- generation commands --------------------------------------------------------------------------
 
 
-_REGENERATE_OVERRIDES = ("steps", "sampler", "guidance", "groove_guidance", "seed", "groove", "keep_audio", "soundfont")
+def _generation_default(name: str):
+    from diffbgm.pipeline.options import default_of
+
+    return default_of(name)
+
+
+def _check_device(device: str) -> None:
+    """One-line error for a torch device this machine cannot use."""
+    if device == "cpu":
+        return
+    if not device.startswith("cuda"):
+        raise click.ClickException(f"--device must be cpu or cuda[:N], got {device!r}")
+    import torch
+
+    if not torch.cuda.is_available():
+        raise click.ClickException(f"--device {device} asked for, but torch sees no CUDA device")
+
+
+def _set_threads(threads: int | None) -> None:
+    """Use ``threads`` CPU threads in torch, OpenCV and the decoder (default: the cores this process may
+    use), so that two processes on one machine do not oversubscribe it."""
+    import cv2
+    import torch
+
+    threads = threads or len(os.sched_getaffinity(0))
+    torch.set_num_threads(threads)
+    cv2.setNumThreads(threads)
+
+
+def _sampler_names() -> list[str]:
+    from diffbgm.diffusion.samplers import SAMPLERS
+
+    return list(SAMPLERS)
+
+
+# Options of `generate` that are not generation options, and so never part of a --regenerate's changes.
+_GENERATE_ONLY = ("video", "output", "model_path", "regenerate", "device", "no_cache", "threads")
 
 
 @cli.command("generate")
 @click.argument("video", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), required=True,
-              help="the scored video; OUT.mid, OUT.wav, OUT.json, OUT.png and OUT.npz are written beside it")
+              help="the scored video (.mp4, .mov, .mkv or .m4v); OUT.mid, OUT.wav, OUT.json, OUT.png and OUT.npz "
+                   "are written beside it")
 @click.option("--model", "model_path", type=click.Path(path_type=Path, dir_okay=False),
               help="weights file  [default: the model shipped in the package]")
 @click.option("--bpm", type=click.FloatRange(min=20, max=300), default=None, help="a fixed tempo instead of fitting cuts")
-@click.option("--tempo-range", nargs=2, type=click.FloatRange(min=20, max=300), default=(70.0, 140.0),
-              help="lowest and highest tempo the timing may use")
-@click.option("--steps", type=click.IntRange(min=1), default=15, show_default=True, help="diffusion sampling steps")
-@click.option("--sampler", type=click.Choice(["dpmpp", "ddim", "ddpm"]), default="dpmpp", help="diffusion sampler")
-@click.option("--guidance", type=float, default=2.0, help="classifier-free guidance scale")
-@click.option("--seed", type=int, default=0, help="random seed (same seed and options -> same MIDI)")
+@click.option("--tempo-range", nargs=2, type=click.FloatRange(min=20, max=300),
+              default=_generation_default("tempo_range"), help="lowest and highest tempo the timing may use")
+@click.option("--steps", type=click.IntRange(min=1), default=_generation_default("steps"),
+              help="diffusion sampling steps")
+@click.option("--sampler", type=click.Choice(_sampler_names()), default=_generation_default("sampler"),
+              help="diffusion sampler")
+@click.option("--guidance", type=float, default=_generation_default("guidance"), help="classifier-free guidance scale")
+@click.option("--seed", type=click.IntRange(min=0, max=2**32 - 1), default=_generation_default("seed"),
+              help="random seed (same seed and options -> same MIDI)")
 @click.option("--mood", type=str, default=None, help='mood words for the whole video, e.g. "calm, warm"')
 @click.option("--caption", type=str, default=None, help="your caption for the whole video")
-@click.option("--key", type=str, default="auto", metavar='auto|none|"A minor"',
+@click.option("--key", type=str, default=_generation_default("key"), metavar='auto|none|"A minor"',
               help='keep the music in this key, e.g. "A minor" or "Eb major"; auto: in the key the first '
-                   'window settles in; none: each window chooses its own  [default: auto]')
+                   'window settles in; none: each window chooses its own')
 @click.option("--strict-key", is_flag=True,
               help="hold every note to the scale of --key (a model that reads the key otherwise keeps POP909's "
                    "share of passing notes)")
-@click.option("--groove", type=str, default="auto", metavar="auto|none|FILE.mid",
+@click.option("--groove", type=str, default=_generation_default("groove"), metavar="auto|none|FILE.mid",
               help="auto: each window keeps the rhythmic figure of the music written before it; none: each "
                    "window chooses its own; FILE.mid: every window takes that file's figure (models that read "
-                   "a groove)  [default: auto]")
-@click.option("--groove-guidance", "groove_guidance", type=float, default=None,
+                   "a groove)")
+@click.option("--groove-guidance", "groove_guidance", type=float, default=_generation_default("groove_guidance"),
               help="how firmly every bar keeps the groove (extra guidance; 0: off, which saves a third of "
-                   "the model evaluations)  [default: 5]")
+                   "the model evaluations)")
 @click.option("--keep-audio", "keep_audio", type=str, default=None, metavar="LEVEL",
               help="mix in the video's own sound at LEVEL (-12dB or a linear gain like 0.25)")
 @click.option("--soundfont", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="SoundFont (.sf2) for the synthesis")
 @click.option("--regenerate", nargs=2, type=click.FloatRange(min=0), default=None, metavar="START END",
               help="re-write only this time range (seconds) of the earlier result at -o, keep the rest")
-@click.option("--device", default="cpu", help="torch device")
+@click.option("--device", default="cpu", help="torch device (cpu, cuda, cuda:1)")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="CPU threads  [default: the cores this process may use]")
 @click.option("--no-cache", is_flag=True, help="analyse the video again even if a cached result exists")
 @click.pass_context
-def generate(ctx, video, output, model_path, bpm, tempo_range, steps, sampler, guidance, seed, mood, caption,
-             key, strict_key, groove, groove_guidance, keep_audio, soundfont, regenerate, device, no_cache) -> None:
+def generate(ctx, video, output, model_path, regenerate, device, threads, no_cache, **chosen) -> None:
     """Write background music for VIDEO and put it on the picture."""
     import logging
 
-    from diffbgm.pipeline import GenerationError, GenerationOptions, ScoringPipeline, side_paths
-    from diffbgm.render.audio import SynthesisError
-    from diffbgm.render.output import OutputPathError, check_output_path
-    from diffbgm.render.mux import MuxError
-    from diffbgm.video.decode import VideoError
+    from diffbgm.pipeline.options import REGENERATE_OPTIONS, GenerationError, GenerationOptions
+    from diffbgm.pipeline.outputs import check_outputs
 
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     if not video.is_file():
         raise click.ClickException(f"video not found: {video}")
+    tempo_range = chosen["tempo_range"]
     if tempo_range[0] > tempo_range[1]:
         raise click.ClickException(f"--tempo-range needs LOW <= HIGH, got {tempo_range[0]:g} {tempo_range[1]:g}")
-    options = GenerationOptions(bpm=bpm, tempo_range=tuple(tempo_range), steps=steps, sampler=sampler,
-                                guidance=guidance, seed=seed, mood=mood, caption=caption, keep_audio=keep_audio,
-                                soundfont=str(soundfont) if soundfont else None, key=key, strict_key=strict_key,
-                                groove=groove)
-    if groove_guidance is not None:
-        options = dataclasses.replace(options, groove_guidance=groove_guidance)
+    chosen["tempo_range"] = tuple(tempo_range)
+    chosen["soundfont"] = str(chosen["soundfont"]) if chosen["soundfont"] else None
+    options = GenerationOptions(**chosen)
+    given = {name: value for name, value in chosen.items()
+             if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT}
+    _check_device(device)
     created = _make_output_folder(output)
     try:
-        for path in side_paths(output).values():
-            check_output_path(path, inputs=(video,))
-        pipeline = ScoringPipeline.from_checkpoint(model_path, device=device,
-                                                   cache_dir=None if no_cache else _default_cache_dir())
+        # Everything that can be checked is checked before the models load and the video is decoded.
+        check_outputs(output, video)
         if regenerate is not None:
-            given = {name: getattr(options, name) for name in _REGENERATE_OVERRIDES
-                     if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT}
-            result = pipeline.regenerate(video, output, regenerate[0], regenerate[1], overrides=given)
-        else:
-            result = pipeline(video, output, options)
-    except (GenerationError, OutputPathError, VideoError, SynthesisError, MuxError, OSError) as error:
+            unchangeable = sorted(set(given) - set(REGENERATE_OPTIONS))
+            if unchangeable:
+                raise GenerationError(f"cannot change {', '.join('--' + n.replace('_', '-') for n in unchangeable)} "
+                                      f"when regenerating (only {', '.join(REGENERATE_OPTIONS)})")
+        (options if regenerate is None else dataclasses.replace(GenerationOptions(), **given)).check()
+        from diffbgm.video.decode import probe_video
+
+        probe_video(video)
+        _set_threads(threads)
+        result = _run_generation(video, output, model_path, regenerate, device, no_cache, options, given)
+    except GenerationError as error:
         _remove_empty_folders(created)
-        raise click.ClickException(str(error).splitlines()[0] if str(error) else type(error).__name__) from None
+        raise click.ClickException(str(error)) from None
     except BaseException:
         _remove_empty_folders(created)
         raise
     plan = result.plan
     click.echo(f"{plan.n_bars} bars at {plan.tempo_bpm:.0f} BPM (median), "
                f"{100 * plan.aligned_fraction:.0f} % of {len(plan.cuts_s)} cuts on downbeats; wrote {output} "
-               f"and {', '.join(p.name for k, p in result.files.items() if k != 'video')}")
+               f"and {', '.join(Path(name).name for key, name in result.manifest['files'].items() if key != 'video')}")
+
+
+def _run_generation(video, output, model_path, regenerate, device, no_cache, options, given):
+    """Load the pipeline, generate (or regenerate) and save; user-fixable failures become GenerationError."""
+    from diffbgm.pipeline.options import GenerationError
+    from diffbgm.pipeline.scoring import ScoringPipeline
+    from diffbgm.render.audio import SynthesisError
+    from diffbgm.render.mux import MuxError
+    from diffbgm.video.decode import VideoError
+
+    try:
+        pipeline = ScoringPipeline.from_checkpoint(model_path, device=device,
+                                                   cache_dir=None if no_cache else _default_cache_dir())
+        if regenerate is not None:
+            result = pipeline.regenerate(video, output, regenerate[0], regenerate[1], overrides=given)
+        else:
+            result = pipeline.generate(video, options)
+        result.save(output)
+    except (VideoError, SynthesisError, MuxError, OSError) as error:
+        raise GenerationError(str(error).splitlines()[0] if str(error) else type(error).__name__) from None
+    return result
 
 
 def _make_output_folder(output: Path) -> list[Path]:

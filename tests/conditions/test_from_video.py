@@ -13,9 +13,10 @@ from diffbgm.conditions.from_video import (
     conditions_from_video,
     window_spans,
 )
-from diffbgm.conditions.mood import Mood, describe
+from diffbgm.conditions.mood import describe
+from diffbgm.music.mood import Mood
 from diffbgm.conditions.text import SentenceEmbedder
-from diffbgm.conditions.timing import plan_timing
+from diffbgm.music.timing import plan_timing
 from diffbgm.video.analysis import VideoAnalysis
 
 FPS = 24.0

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from diffbgm.conditions import ConditionBatch
-from diffbgm.conditions.streams import ConditionStreams
+from diffbgm.models.streams import ConditionStreams
 from diffbgm.diffusion import GaussianDiffusion
 from diffbgm.models import ConditionConfig, DiffusionConfig
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from diffbgm.conditions.timing import TimingConfig, plan_timing
+from diffbgm.music.timing import TimingConfig, plan_timing
 from diffbgm.music.notes import Note
 from diffbgm.music.pianoroll import PianoRoll
 from diffbgm.render.audio import (

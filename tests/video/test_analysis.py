@@ -12,10 +12,12 @@ from PIL import Image
 from synth import solid, write_audio, write_empty_video, write_video
 
 from diffbgm.cli import cli
-from diffbgm.conditions.mood import Mood
+from diffbgm.conditions.text import SentenceEmbedder
+from diffbgm.conditions.user_text import apply_user_text
+from diffbgm.music.mood import Mood
 from diffbgm.video.analysis import AnalysisConfig, VideoAnalysis, _interpolate_in_shots, analyze_video
 from diffbgm.video.dynamics import FEATURE_NAMES
-from diffbgm.video.semantic import EfficientNetLite0Encoder
+from diffbgm.video.image_model import EfficientNetLite0Encoder
 from diffbgm.video.timeline import draw_timeline
 
 CONFIG = AnalysisConfig(fps=8.0, max_side=160)
@@ -107,15 +109,16 @@ def test_second_run_comes_from_the_cache(cut_video, encoder, tmp_path):
 
 
 def test_user_cuts_captions_and_mood(cut_video, encoder):
-    result = analyze_video(
-        cut_video, CONFIG, progress=False, encoder=encoder, cuts=[2.5], captions=["a beach", "a city"], mood="calm, warm"
-    )
-    assert result.shots == [(0.0, 2.5), (2.5, pytest.approx(5.0, abs=0.05))]
-    assert result.features["cut"].nonzero()[0].tolist() == [20]
+    analysis = analyze_video(cut_video, CONFIG, progress=False, encoder=encoder, cuts=[2.5])
+    assert analysis.shots == [(0.0, 2.5), (2.5, pytest.approx(5.0, abs=0.05))]
+    assert analysis.features["cut"].nonzero()[0].tolist() == [20]
+    embedder = SentenceEmbedder()
+    result = apply_user_text(analysis, embedder, captions=["a beach", "a city"], mood="calm, warm")
     assert result.shot_captions == ["a beach", "a city"]
     assert result.shot_moods[0] == result.shot_moods[1] and result.shot_moods[0].arousal < 0
+    assert analysis.shot_captions != result.shot_captions  # the analysis itself is left as it was
     with pytest.raises(ValueError, match="2 shots"):
-        analyze_video(cut_video, CONFIG, progress=False, encoder=encoder, cuts=[2.5], captions=["one", "two", "three"])
+        apply_user_text(analysis, embedder, captions=["one", "two", "three"])
 
 
 def test_timeline_picture(analysis, tmp_path):

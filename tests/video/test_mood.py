@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from diffbgm.conditions.mood import MOOD_WORDS
+from diffbgm.music.mood import MOOD_WORDS
 from diffbgm.conditions.text import SentenceEmbedder
-from diffbgm.video.mood import mood_for_shot, mood_from_text, mood_words_from_text, split_phrases
+from diffbgm.conditions.user_text import mood_from_text, mood_words_from_text, split_phrases
+from diffbgm.video.mood import mood_for_shot
 
 SUNNY_ACTION = {"brightness": 0.75, "warmth": 0.4, "saturation": 0.6, "colourfulness": 0.7,
                 "motion": 0.8, "cut_rate": 0.6}

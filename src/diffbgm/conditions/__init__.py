@@ -10,15 +10,17 @@ bar the music starts its notes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 
-from diffbgm.music.grid import ONSET, STEPS_PER_BAR
+from diffbgm.music.grid import N_PITCHES, ONSET, STEPS_PER_BAR
+from diffbgm.music.key import Key
 
 # Per-window vectors a ConditionBatch may carry, and their widths.
-OPTIONAL_WIDTHS = {"scale": 128, "groove": STEPS_PER_BAR}
+OPTIONAL_WIDTHS = {"scale": N_PITCHES, "groove": STEPS_PER_BAR}
 
 
 @dataclass
@@ -106,6 +108,26 @@ class ConditionBatch:
         """The same conditions with ``groove`` replaced."""
         return replace(self, groove=groove)
 
+    def with_keys(self, keys: Sequence[Key | None]) -> "ConditionBatch":
+        """The same conditions with one key (or ``None``) per window: training, evaluation and
+        generation all tell the model a key through here."""
+        if len(keys) != len(self):
+            raise ValueError(f"{len(keys)} keys for {len(self)} windows")
+        if all(key is None for key in keys):
+            return self.with_scale(None)
+        scales = np.stack([scale_vector(None if key is None else key.pitch_mask()) for key in keys])
+        return self.with_scale(torch.from_numpy(scales).to(self.segments.device))
+
+    def with_grooves(self, grooves: Sequence[np.ndarray | None]) -> "ConditionBatch":
+        """The same conditions with one groove (:func:`groove_vector`, or ``None``) per window."""
+        if len(grooves) != len(self):
+            raise ValueError(f"{len(grooves)} grooves for {len(self)} windows")
+        if all(groove is None for groove in grooves):
+            return self.with_groove(None)
+        rows = np.stack([np.zeros(STEPS_PER_BAR, np.float32) if g is None else np.asarray(g, np.float32)
+                         for g in grooves])
+        return self.with_groove(torch.from_numpy(rows).to(self.segments.device))
+
     @staticmethod
     def cat(batches: "list[ConditionBatch]") -> "ConditionBatch":
         """Concatenate along the batch axis (a window without a key or groove gets zeros if another has one)."""
@@ -128,7 +150,7 @@ def scale_vector(pitch_mask: np.ndarray | None) -> np.ndarray:
     ``None`` (no key) gives zeros, which is also what the null condition and key dropout feed.
     """
     if pitch_mask is None:
-        return np.zeros(128, dtype=np.float32)
+        return np.zeros(N_PITCHES, dtype=np.float32)
     return np.where(np.asarray(pitch_mask, dtype=bool), 1.0, -1.0).astype(np.float32)
 
 

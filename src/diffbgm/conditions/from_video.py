@@ -22,15 +22,16 @@ import torch
 
 from diffbgm.conditions import ConditionBatch
 from diffbgm.conditions.dynamic import DYNAMIC_FEATURES, TYPICAL_RANGE
-from diffbgm.conditions.mood import Mood, describe
+from diffbgm.conditions.mood import describe
+from diffbgm.music.mood import Mood
 from diffbgm.conditions.text import SentenceEmbedder
-from diffbgm.conditions.timing import TimingPlan
-from diffbgm.music.grid import BEATS_PER_BAR, WINDOW_BEATS
+from diffbgm.music.timing import TimingPlan
+from diffbgm.music.grid import BEATS_PER_BAR, WINDOW_BEATS, WINDOW_OVERLAP_BARS
 
 PERCENTILES = (5.0, 95.0)
 # A curve whose robust spread is below this carries no information: it maps to the middle of the range.
 FLAT_SPREAD = 1e-6
-DEFAULT_OVERLAP_BEATS = 2 * BEATS_PER_BAR
+DEFAULT_OVERLAP_BEATS = WINDOW_OVERLAP_BARS * BEATS_PER_BAR
 
 
 @dataclass
@@ -178,7 +179,7 @@ def conditions_from_video(analysis, plan: TimingPlan, mood: Mood | None = None) 
         A :class:`diffbgm.video.analysis.VideoAnalysis` (``frame_times``, ``shots``, ``features`` with
         ``motion``, ``saliency``, ``brightness`` and optionally ``difference``, ``shot_moods``).
     plan:
-        The music's grid from :func:`diffbgm.conditions.timing.plan_timing`.
+        The music's grid from :func:`diffbgm.music.timing.plan_timing`.
     mood:
         Use this mood for every shot instead of the analysis' shot moods.
     """

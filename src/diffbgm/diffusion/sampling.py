@@ -1,38 +1,39 @@
 """Sampling with classifier-free guidance and inpainting, through diffusers' schedulers.
 
 ``ddpm`` is the paper's 1000-step ancestral sampler; ``ddim`` and ``dpmpp`` (DPM-Solver++ 2M) reach
-similar quality in tens of steps.
+similar quality in tens of steps; the registry and the defaults are :mod:`.samplers`.
 """
 
 from __future__ import annotations
 
 import torch
-from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
+import diffusers
 from torch import nn
 
 from diffbgm.conditions import ConditionBatch
 from diffbgm.diffusion.schedule import model_to_roll, roll_to_model
+from diffbgm.diffusion.samplers import (
+    DEFAULT_GROOVE_GUIDANCE,
+    DEFAULT_GUIDANCE,
+    DEFAULT_SAMPLER,
+    DEFAULT_STEPS,
+    SAMPLERS,
+)
 from diffbgm.models.config import DiffusionConfig
 
-SAMPLERS = ("ddpm", "ddim", "dpmpp")
-
-
 def make_scheduler(config: DiffusionConfig, sampler: str):
-    """A diffusers scheduler matching the training schedule."""
-    common = dict(
+    """A diffusers scheduler matching the training schedule (``sampler``: a key of ``SAMPLERS``)."""
+    if sampler not in SAMPLERS:
+        raise ValueError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
+    class_name, options = SAMPLERS[sampler]
+    return getattr(diffusers, class_name)(
         num_train_timesteps=config.num_train_timesteps,
         beta_start=config.beta_start,
         beta_end=config.beta_end,
         beta_schedule=config.beta_schedule,
         prediction_type="epsilon",
+        **options,
     )
-    if sampler == "ddpm":
-        return DDPMScheduler(**common, clip_sample=False, variance_type="fixed_small")
-    if sampler == "ddim":
-        return DDIMScheduler(**common, clip_sample=False, set_alpha_to_one=False)
-    if sampler == "dpmpp":
-        return DPMSolverMultistepScheduler(**common, algorithm_type="dpmsolver++", solver_order=2)
-    raise ValueError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
 
 
 def guided_epsilon(
@@ -103,10 +104,10 @@ def restrict_pitches(
 def sample(
     model: nn.Module,
     conditions: ConditionBatch,
-    sampler: str = "dpmpp",
-    steps: int = 20,
-    guidance_scale: float = 3.0,
-    groove_guidance: float = 0.0,
+    sampler: str = DEFAULT_SAMPLER,
+    steps: int = DEFAULT_STEPS,
+    guidance_scale: float = DEFAULT_GUIDANCE,
+    groove_guidance: float = DEFAULT_GROOVE_GUIDANCE,
     generator: torch.Generator | None = None,
     known: torch.Tensor | None = None,
     known_mask: torch.Tensor | None = None,

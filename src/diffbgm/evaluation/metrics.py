@@ -14,54 +14,14 @@ Bars are 4 beats from beat 0 (the project's 4/4 grid).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from diffbgm.music.grid import STEPS_PER_BEAT
-from diffbgm.music.key import Key
-from diffbgm.music.pianoroll import PianoRoll
-
-BEATS_PER_BAR = 4
+from diffbgm.music.grid import BEATS_PER_BAR
+from diffbgm.music.key import Key, estimate_key
+from diffbgm.music.notes import BeatNotes
+from diffbgm.music.pianoroll import beat_notes_from_pianoroll
 PCHE_WINDOW_BEATS = 32
 SI_MIN_BARS, SI_MAX_BARS = 3, 8
-
-# Krumhansl & Kessler (1982) key profiles, tonic first.
-MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
-MINOR_PROFILE = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
-
-
-@dataclass
-class BeatNotes:
-    """Notes of a piece as parallel arrays: MIDI pitch, onset and offset in beats."""
-
-    pitch: np.ndarray
-    start: np.ndarray
-    end: np.ndarray
-
-    def __post_init__(self) -> None:
-        self.pitch = np.asarray(self.pitch, dtype=np.int64)
-        self.start = np.asarray(self.start, dtype=np.float64)
-        self.end = np.maximum(np.asarray(self.end, dtype=np.float64), self.start)
-
-    def __len__(self) -> int:
-        return len(self.pitch)
-
-    def n_bars(self) -> int:
-        """Bars up to the last onset."""
-        return int(np.floor(self.start.max() / BEATS_PER_BAR)) + 1 if len(self) else 0
-
-
-def beat_notes_from_pianoroll(array: np.ndarray, threshold: float = 0.5) -> BeatNotes:
-    """Notes of a ``(2, steps, 128)`` onset/sustain array (a window or a model output), timed in beats.
-
-    Each onset lasts through the sustain steps that follow it (:meth:`PianoRoll.to_notes`).
-    """
-    notes = PianoRoll.from_array(array, threshold).to_notes()
-    start = np.array([n.start for n in notes], dtype=np.float64) / STEPS_PER_BEAT
-    end = np.array([n.start + n.duration for n in notes], dtype=np.float64) / STEPS_PER_BEAT
-    return BeatNotes(pitch=np.array([n.pitch for n in notes], dtype=np.int64), start=start, end=end)
-
 
 def entropy_bits(histogram: np.ndarray) -> float:
     """Shannon entropy (log2) of a non-negative histogram; 0 for an empty one."""
@@ -161,18 +121,6 @@ def structureness_indicator(notes: BeatNotes, min_bars: int = SI_MIN_BARS, max_b
         for start in range(len(ssm) - length + 1):
             best = max(best, segment_fitness(ssm, start, length))
     return best
-
-
-def estimate_key(notes: BeatNotes) -> tuple[int, str]:
-    """Krumhansl-Kessler key: the profile rotation best correlated with the duration-weighted pitch classes."""
-    histogram = np.bincount(notes.pitch % 12, weights=notes.end - notes.start, minlength=12)
-    best = (-np.inf, 0, "major")
-    for tonic in range(12):
-        for mode, profile in (("major", MAJOR_PROFILE), ("minor", MINOR_PROFILE)):
-            r = np.corrcoef(histogram, np.roll(profile, tonic))[0, 1] if histogram.std() > 0 else 0.0
-            if r > best[0]:
-                best = (r, tonic, mode)
-    return best[1], best[2]
 
 
 def in_key_ratio(notes: BeatNotes) -> float:

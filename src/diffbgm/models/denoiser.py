@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from diffbgm.conditions import ConditionBatch
-from diffbgm.conditions.streams import ConditionStreams
+from diffbgm.models.streams import ConditionStreams
 from diffbgm.models.attention import SegmentMask
 from diffbgm.models.config import ModelConfig
 from diffbgm.models.unet import UNet

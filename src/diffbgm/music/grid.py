@@ -10,5 +10,7 @@ STEPS_PER_BAR = STEPS_PER_BEAT * BEATS_PER_BAR
 WINDOW_BARS = 8
 WINDOW_BEATS = WINDOW_BARS * BEATS_PER_BAR  # one condition token per beat: 32
 WINDOW_STEPS = WINDOW_BEATS * STEPS_PER_BEAT  # 128
+# Bars each window shares with the one before it when a long piece is written window by window.
+WINDOW_OVERLAP_BARS = 2
 N_PITCHES = 128
 ONSET, SUSTAIN = 0, 1  # channel indices of a piano-roll array

@@ -8,10 +8,14 @@ import numpy as np
 import pretty_midi
 
 from diffbgm.music.grid import N_PITCHES
+from diffbgm.music.notes import BeatNotes
 
 MAJOR_SCALE: tuple[int, ...] = (0, 2, 4, 5, 7, 9, 11)
 MINOR_SCALE: tuple[int, ...] = (0, 2, 3, 5, 7, 8, 10)  # natural minor
 MODES: tuple[str, ...] = ("major", "minor")
+# Krumhansl & Kessler (1982) key profiles, tonic first.
+MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
+MINOR_PROFILE = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
 
 
 @dataclass(frozen=True)
@@ -46,3 +50,15 @@ class Key:
     def pitch_mask(self, n_pitches: int = N_PITCHES) -> np.ndarray:
         """bool ``(n_pitches,)``: which MIDI pitches lie in the scale."""
         return np.isin(np.arange(n_pitches) % 12, sorted(self.scale))
+
+
+def estimate_key(notes: BeatNotes) -> tuple[int, str]:
+    """Krumhansl-Kessler key: the profile rotation best correlated with the duration-weighted pitch classes."""
+    histogram = np.bincount(notes.pitch % 12, weights=notes.end - notes.start, minlength=12)
+    best = (-np.inf, 0, "major")
+    for tonic in range(12):
+        for mode, profile in (("major", MAJOR_PROFILE), ("minor", MINOR_PROFILE)):
+            r = np.corrcoef(histogram, np.roll(profile, tonic))[0, 1] if histogram.std() > 0 else 0.0
+            if r > best[0]:
+                best = (r, tonic, mode)
+    return best[1], best[2]

@@ -1,8 +1,13 @@
-"""A note on the sixteenth-step grid (``diffbgm.music.grid``), the unit every representation converts through."""
+"""Notes: on the sixteenth-step grid (``diffbgm.music.grid``), the unit every representation converts
+through, and as parallel arrays timed in beats, what the metrics and the key estimate read."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+import numpy as np
+
+from diffbgm.music.grid import BEATS_PER_BAR
 
 DEFAULT_VELOCITY = 80  # used when a representation carries no velocity (a binary piano roll)
 
@@ -37,3 +42,24 @@ class Note:
 def sort_notes(notes: list[Note]) -> list[Note]:
     """Notes ordered by onset, then pitch (the order every ``to_notes`` returns)."""
     return sorted(notes, key=lambda n: (n.start, n.pitch, n.duration, n.velocity))
+
+
+@dataclass
+class BeatNotes:
+    """Notes of a piece as parallel arrays: MIDI pitch, onset and offset in beats."""
+
+    pitch: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.pitch = np.asarray(self.pitch, dtype=np.int64)
+        self.start = np.asarray(self.start, dtype=np.float64)
+        self.end = np.maximum(np.asarray(self.end, dtype=np.float64), self.start)
+
+    def __len__(self) -> int:
+        return len(self.pitch)
+
+    def n_bars(self) -> int:
+        """Bars up to the last onset."""
+        return int(np.floor(self.start.max() / BEATS_PER_BAR)) + 1 if len(self) else 0

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from diffbgm.music.grid import N_PITCHES, ONSET, SUSTAIN
-from diffbgm.music.notes import DEFAULT_VELOCITY, Note, sort_notes
+from diffbgm.music.grid import N_PITCHES, ONSET, STEPS_PER_BEAT, SUSTAIN
+from diffbgm.music.notes import DEFAULT_VELOCITY, BeatNotes, Note, sort_notes
 
 
 @dataclass
@@ -96,3 +96,14 @@ class PianoRoll:
             velocity = int(self.velocity[t, p]) if self.velocity is not None and self.velocity[t, p] > 0 else DEFAULT_VELOCITY
             notes.append(Note(pitch=p, start=t, duration=end - t, velocity=velocity))
         return sort_notes(notes)
+
+
+def beat_notes_from_pianoroll(array: np.ndarray, threshold: float = 0.5) -> BeatNotes:
+    """Notes of a ``(2, steps, 128)`` onset/sustain array (a window or a model output), timed in beats.
+
+    Each onset lasts through the sustain steps that follow it (:meth:`PianoRoll.to_notes`).
+    """
+    notes = PianoRoll.from_array(array, threshold).to_notes()
+    start = np.array([n.start for n in notes], dtype=np.float64) / STEPS_PER_BEAT
+    end = np.array([n.start + n.duration for n in notes], dtype=np.float64) / STEPS_PER_BEAT
+    return BeatNotes(pitch=np.array([n.pitch for n in notes], dtype=np.int64), start=start, end=end)

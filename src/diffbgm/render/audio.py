@@ -9,6 +9,7 @@ same result with better instruments.
 from __future__ import annotations
 
 import io
+import math
 import logging
 import shutil
 import subprocess
@@ -150,17 +151,22 @@ def db_to_gain(db: float) -> float:
     return float(10.0 ** (db / 20.0))
 
 
+# Louder than this, the original sound drowns the music and the soft limiter flattens the mix.
+MAX_MIX_DB = 12.0
+MAX_MIX_GAIN = 10.0 ** (MAX_MIX_DB / 20.0)
+
+
 def parse_level(text: str) -> float:
     """A level as the user writes it -> linear gain: ``"-12dB"`` (decibels) or ``"0.25"`` (linear)."""
     value = text.strip().lower()
     try:
-        if value.endswith("db"):
-            return db_to_gain(float(value[:-2]))
-        gain = float(value)
+        gain = db_to_gain(float(value[:-2])) if value.endswith("db") else float(value)
     except ValueError:
         raise ValueError(f"level {text!r} is neither decibels (like -12dB) nor a linear gain (like 0.25)") from None
-    if gain < 0:
-        raise ValueError(f"a linear level must not be negative, got {text!r}")
+    if not math.isfinite(gain) or gain < 0:
+        raise ValueError(f"a level must be a finite, non-negative gain or decibels, got {text!r}")
+    if gain > MAX_MIX_GAIN:
+        raise ValueError(f"level {text!r} is above +{MAX_MIX_DB:g}dB, which would clip the mix")
     return gain
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pretty_midi
 
-from diffbgm.conditions.timing import TimingPlan
+from diffbgm.music.timing import TimingPlan
 from diffbgm.music.grid import STEPS_PER_BEAT
 from diffbgm.music.midi import tracks_to_midi
 from diffbgm.music.notes import DEFAULT_VELOCITY, Note

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from diffbgm.atomic import atomic_output
-from diffbgm.conditions.timing import TimingPlan
+from diffbgm.music.timing import TimingPlan
 from diffbgm.music.grid import STEPS_PER_BEAT
 from diffbgm.music.pianoroll import PianoRoll
 
@@ -33,9 +33,10 @@ def render_picture(
     shots:
         ``(start_s, end_s)`` of each shot, drawn as alternating bands.
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
+    # A bare Figure renders through Agg when saved to PNG: no pyplot, no global backend switch.
+    from matplotlib import colormaps
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
     from matplotlib.figure import Figure
 
     if not isinstance(roll, PianoRoll):
@@ -45,18 +46,20 @@ def render_picture(
     axes = figure.add_subplot(1, 1, 1)
     for index, (start, end) in enumerate(shots or []):
         axes.axvspan(start, end, color="tab:blue" if index % 2 else "tab:orange", alpha=0.08, lw=0)
-    for time in plan.downbeats_s:
-        axes.axvline(time, color="0.6", lw=0.6)
-    for time in plan.cuts_s:
-        axes.axvline(time, color="tab:red", lw=1.2, ls="--")
+    for index, time in enumerate(plan.downbeats_s):
+        axes.axvline(time, color="0.6", lw=0.6, label="bar line" if index == 0 else None)
+    for index, time in enumerate(plan.cuts_s):
+        axes.axvline(time, color="tab:red", lw=1.2, ls="--", label="cut" if index == 0 else None)
     if notes:
         starts = plan.tempo_map.time_of_beat(np.array([n.start for n in notes]) / STEPS_PER_BEAT)
         ends = plan.tempo_map.time_of_beat(np.array([n.end for n in notes]) / STEPS_PER_BEAT)
         pitches = np.array([n.pitch for n in notes])
         velocities = np.array([n.velocity for n in notes]) / 127.0
-        axes.barh(pitches, ends - starts, left=starts, height=0.8, color=matplotlib.colormaps["viridis"](velocities),
+        axes.barh(pitches, ends - starts, left=starts, height=0.8, color=colormaps["viridis"](velocities),
                   edgecolor="none")
         axes.set_ylim(pitches.min() - 3, pitches.max() + 3)
+        figure.colorbar(ScalarMappable(Normalize(0, 127), colormaps["viridis"]), ax=axes, label="velocity", pad=0.01)
+    axes.legend(loc="upper right", fontsize="small", framealpha=0.8)
     axes.set_xlim(0.0, plan.duration_s)
     axes.set_xlabel("time (s)")
     axes.set_ylabel("MIDI pitch")

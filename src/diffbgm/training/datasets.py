@@ -19,7 +19,8 @@ from torch.utils.data import Dataset
 
 from diffbgm.conditions import ConditionBatch, groove_vector, scale_vector
 from diffbgm.conditions.dynamic import DYNAMIC_FEATURES, dynamic_from_attributes
-from diffbgm.conditions.mood import describe, mood_from_music
+from diffbgm.conditions.mood import describe
+from diffbgm.music.mood import mood_from_music
 from diffbgm.diffusion.schedule import roll_to_model
 from diffbgm.music.key import Key
 from diffbgm.music.window import MusicWindow

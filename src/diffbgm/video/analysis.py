@@ -13,9 +13,6 @@ import hashlib
 import json
 import logging
 import math
-import os
-import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +21,8 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from diffbgm.conditions.mood import Mood
+from diffbgm.atomic import atomic_folder
+from diffbgm.music.mood import Mood
 from diffbgm.video.decode import VideoError, iter_frames, probe_video
 from diffbgm.video.dynamics import DynamicsExtractor, mark_cuts
 from diffbgm.video.shots import ShotDetector, ShotList
@@ -257,7 +255,7 @@ def _describe_shots(
     """Fill in shot labels, captions and moods from the per-frame arrays."""
     from diffbgm.video.captions import caption_shot
     from diffbgm.video.mood import mood_for_shot
-    from diffbgm.video.semantic import mean_embedding
+    from diffbgm.video.image_model import mean_embedding
 
     shot_of_frame = analysis.shot_index()
     labels, captions, moods = [], [], []
@@ -348,35 +346,12 @@ def _run_analysis(
     return analysis
 
 
-def apply_user_text(
-    analysis: VideoAnalysis,
-    captions: str | Sequence[str] | None = None,
-    mood: str | None = None,
-    device: str = "cpu",
-) -> VideoAnalysis:
-    """Replace shot captions by the user's (one for all shots, or one per shot) and/or every shot's
-    mood by the mood of the user's words (e.g. ``"calm, warm"``). Returns a new analysis."""
-    from diffbgm.video.captions import resolve_shot_captions
-
-    result = dataclasses.replace(analysis)
-    result.shot_captions = resolve_shot_captions(captions, analysis.shot_captions)
-    if mood is not None:
-        from diffbgm.conditions.text import SentenceEmbedder
-        from diffbgm.video.mood import mood_from_text
-
-        user_mood = mood_from_text(mood, SentenceEmbedder(device=device))
-        result.shot_moods = [user_mood] * len(analysis.shots)
-    return result
-
-
 def analyze_video(
     path: str | Path,
     config: AnalysisConfig = AnalysisConfig(),
     progress: bool = True,
     cache_dir: str | Path | None = None,
     cuts: ShotList | Sequence[float] | None = None,
-    captions: str | Sequence[str] | None = None,
-    mood: str | None = None,
     encoder=None,
     device: str = "cpu",
 ) -> VideoAnalysis:
@@ -389,10 +364,12 @@ def analyze_video(
     progress : show a progress bar on stderr.
     cache_dir : where results are cached by content hash and config (None: no cache).
     cuts : the user's own shot boundaries (times in s, or a ShotList) instead of detection.
-    captions : the user's caption for the whole video, or one per shot; replaces the automatic ones.
-    mood : the user's mood words for the whole video (e.g. ``"calm, warm"``).
-    encoder : an image encoder with ``embed`` and ``top_labels`` (default: EfficientNet-Lite0 on ``device``).
-    device : torch device for the default encoder and the mood-word embedder.
+    encoder : an image encoder with ``embed`` and ``top_labels`` (default: EfficientNet-Lite0 on ``device``);
+        a caller that analyses several videos passes its own, loaded once.
+    device : torch device for the default encoder.
+
+    The user's captions and mood words are put on the result by
+    :func:`diffbgm.conditions.user_text.apply_user_text`.
 
     Raises
     ------
@@ -403,11 +380,6 @@ def analyze_video(
     info = probe_video(path)
     if cuts is not None and not isinstance(cuts, ShotList):
         cuts = ShotList(tuple(float(t) for t in cuts), info.duration_s or math.inf)
-    if cuts is not None and captions is not None and not isinstance(captions, str):
-        from diffbgm.video.captions import resolve_shot_captions
-
-        # Fail before the expensive part when the shot count is already known.
-        resolve_shot_captions(captions, [""] * len(cuts.shots))
     entry = None
     content_hash = ""
     if cache_dir is not None:
@@ -421,29 +393,26 @@ def analyze_video(
             else:
                 logger.info("analysis of %s from cache %s", path, entry)
                 analysis.source = str(path)
-                return apply_user_text(analysis, captions, mood, device)
+                return analysis
     if encoder is None:
-        from diffbgm.video.semantic import EfficientNetLite0Encoder
+        from diffbgm.video.image_model import EfficientNetLite0Encoder
 
         encoder = EfficientNetLite0Encoder(device=device)
     analysis = _run_analysis(path, config, encoder, cuts, progress)
     analysis.source_hash = content_hash
     if entry is not None:
         _store(analysis, entry)
-    return apply_user_text(analysis, captions, mood, device)
+    return analysis
 
 
 def _store(analysis: VideoAnalysis, entry: Path) -> None:
-    """Save into the cache atomically: a temp folder beside the entry, renamed into place."""
-    entry.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".partial-", dir=entry.parent))
+    """Save into the cache atomically (:func:`diffbgm.atomic.atomic_folder`)."""
     try:
-        analysis.save(staging)
-        os.replace(staging, entry)
+        with atomic_folder(entry) as staging:
+            analysis.save(staging)
     except OSError as error:
         # Another process may have stored the same entry first; the cache is only an optimisation.
         logger.warning("could not cache analysis at %s: %s", entry, error)
-        shutil.rmtree(staging, ignore_errors=True)
 
 
-__all__ = ["AnalysisConfig", "VideoAnalysis", "VideoError", "analyze_video", "apply_user_text", "file_hash"]
+__all__ = ["AnalysisConfig", "VideoAnalysis", "VideoError", "analyze_video", "file_hash"]

@@ -32,9 +32,7 @@ Building from a user's pairs (:func:`build_bgm909`) samples one row per MIDI bea
 from __future__ import annotations
 
 import logging
-import os
 import shutil
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +40,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from diffbgm.atomic import atomic_output
+from diffbgm.atomic import atomic_folder, atomic_output
 
 logger = logging.getLogger(__name__)
 
@@ -336,7 +334,7 @@ def build_bgm909(
     Returns the ids written.
     """
     from diffbgm.video.analysis import analyze_video
-    from diffbgm.video.semantic import EfficientNetLite0Encoder
+    from diffbgm.video.image_model import EfficientNetLite0Encoder
 
     out_dir = Path(out_dir)
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
@@ -356,9 +354,7 @@ def build_bgm909(
         from diffbgm.video.encoders import ClipImageEncoder
 
         clip_encoder = ClipImageEncoder(clip_dir, device=device)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
-    try:
+    with atomic_folder(out_dir) as staging:
         for song_id, video, midi in pairs:
             analysis = analyze_video(video, progress=progress, cache_dir=cache_dir, encoder=encoder, device=device)
             write_bgm909(staging, song_id, build_item(video, midi, analysis, captions, clip_encoder))
@@ -367,10 +363,4 @@ def build_bgm909(
             analysis.save(staging / ANALYSIS_DIR / song_id)
             if on_item is not None:
                 on_item(song_id)
-        if out_dir.exists():
-            out_dir.rmdir()
-        os.replace(staging, out_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return [song_id for song_id, _, _ in pairs]

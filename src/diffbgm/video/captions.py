@@ -1,7 +1,7 @@
 """Shot captions: the user's own words when given, else a description built from what the frames show.
 
 Diff-BGM captions each shot with BLIP and embeds the caption with BERT. Without a captioning model
-we describe a shot from its top ImageNet labels (:mod:`diffbgm.video.semantic`), its colour and its
+we describe a shot from its top ImageNet labels (:mod:`diffbgm.video.image_model`), its colour and its
 motion; a user may instead give one caption for the whole video or one per shot, which always wins.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from diffbgm.conditions.mood import bucket
+from diffbgm.music.mood import bucket
 from diffbgm.video.mood import colour_amount
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from diffbgm.conditions.timing import TimingConfig, VideoTooShortError, plan_timing
+from diffbgm.music.timing import TimingConfig, VideoTooShortError, plan_timing
 
 FRAME_S = 1.0 / 24.0
 

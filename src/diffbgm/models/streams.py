@@ -8,15 +8,11 @@ classifier-free guidance possible at inference; the official Diff-BGM code never
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 from torch import nn
 
 from diffbgm.conditions import ConditionBatch
-
-if TYPE_CHECKING:  # diffbgm.models imports this module
-    from diffbgm.models.config import ConditionConfig
+from diffbgm.models.config import ConditionConfig
 
 
 class StreamProjection(nn.Module):
@@ -46,7 +42,7 @@ class ConditionStreams(nn.Module):
     token sequences side by side at every step).
     """
 
-    def __init__(self, config: "ConditionConfig") -> None:
+    def __init__(self, config: ConditionConfig) -> None:
         super().__init__()
         self.config = config
         self.dynamic = StreamProjection(config.dynamic_dim, config.width, config.beats)

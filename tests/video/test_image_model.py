@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from diffbgm.video.semantic import (
+from diffbgm.video.image_model import (
     EMBEDDING_DIM,
     EfficientNetLite0Encoder,
     imagenet_labels,

@@ -1,0 +1,75 @@
+"""The user's own words: mood text mapped onto the mood vocabulary, and captions put on the shots.
+
+Free mood text ("calm, warm", "a quiet sea") is split into phrases; known mood words are taken as
+they are and any other phrase goes to the mood word whose sentence embedding is nearest. The text
+encoder is the one of the semantic stream, passed in by the caller.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Sequence
+
+from diffbgm.conditions.text import SentenceEmbedder
+from diffbgm.music.mood import MOOD_WORDS, Mood, mood_from_words
+from diffbgm.video.analysis import VideoAnalysis
+from diffbgm.video.captions import resolve_shot_captions
+
+# Phrases and mood words are embedded inside the same short template: bare single words embed
+# noisily with MiniLM (e.g. "melancholy" lands on "nostalgic"), "a melancholy mood" lands on "sad".
+_MOOD_TEMPLATE = "a {} mood"
+
+
+def split_phrases(text: str) -> list[str]:
+    """Split free text into mood phrases at commas, semicolons, slashes, newlines and "and"."""
+    parts = re.split(r"[,;/\n]|\band\b", text.lower())
+    return [" ".join(part.split()) for part in parts if part.strip()]
+
+
+def mood_words_from_text(text: str, embedder: SentenceEmbedder) -> list[str]:
+    """Map the user's words onto ``MOOD_WORDS``, one word per phrase.
+
+    A phrase that contains known mood words contributes those words; any other phrase contributes
+    the mood word whose sentence embedding is most similar (cosine) to the phrase's, both embedded
+    in the template ``"a {} mood"``.
+    """
+    phrases = split_phrases(text)
+    if not phrases:
+        raise ValueError("mood text is empty; give words such as 'calm, warm'")
+    words: list[str] = []
+    unknown: list[str] = []
+    for phrase in phrases:
+        exact = [w for w in re.findall(r"[a-z]+", phrase) if w in MOOD_WORDS]
+        if exact:
+            words.extend(exact)
+        else:
+            unknown.append(phrase)
+    if unknown:
+        vocabulary = list(MOOD_WORDS)
+        # Embeddings are unit vectors, so the dot product is the cosine similarity.
+        phrases_emb = embedder.embed([_MOOD_TEMPLATE.format(p) for p in unknown])
+        vocabulary_emb = embedder.embed([_MOOD_TEMPLATE.format(w) for w in vocabulary])
+        similarity = phrases_emb @ vocabulary_emb.T
+        words.extend(vocabulary[i] for i in similarity.argmax(axis=1))
+    return words
+
+
+def mood_from_text(text: str, embedder: SentenceEmbedder) -> Mood:
+    """The mean mood of the words in ``text`` (e.g. ``"calm, warm"``), see :func:`mood_words_from_text`."""
+    return mood_from_words(mood_words_from_text(text, embedder))
+
+
+def apply_user_text(
+    analysis: VideoAnalysis,
+    embedder: SentenceEmbedder,
+    captions: str | Sequence[str] | None = None,
+    mood: str | None = None,
+) -> VideoAnalysis:
+    """Replace shot captions by the user's (one for all shots, or one per shot) and/or every shot's
+    mood by the mood of the user's words (e.g. ``"calm, warm"``). Returns a new analysis."""
+    result = dataclasses.replace(analysis)
+    result.shot_captions = resolve_shot_captions(captions, analysis.shot_captions)
+    if mood is not None:
+        result.shot_moods = [mood_from_text(mood, embedder)] * len(analysis.shots)
+    return result

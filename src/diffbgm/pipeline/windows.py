@@ -1,0 +1,142 @@
+"""Filling a piece window by window: conditions, key, groove, inpainting context and seeds.
+
+The piece is generated as consecutive 8-bar windows: every window after the first continues the
+previous one by inpainting over their overlap (the overlap's notes are *known*), so there is no seam.
+Diff-BGM generates windows independently and concatenates them; its official code leaves the seams
+audible. The same mechanism re-writes a time range of an earlier result: everything outside the range
+is known.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from diffbgm.conditions import ConditionBatch, groove_vector
+from diffbgm.conditions.from_video import VideoConditions, WindowSpan, condition_windows, window_spans
+from diffbgm.diffusion import restrict_pitches, sample
+from diffbgm.music.grid import BEATS_PER_BAR, N_PITCHES, ONSET, STEPS_PER_BAR, STEPS_PER_BEAT, SUSTAIN, WINDOW_BEATS, WINDOW_STEPS
+from diffbgm.music.key import Key
+from diffbgm.music.pianoroll import PianoRoll
+from diffbgm.pipeline.ending import key_of_roll
+from diffbgm.pipeline.options import GenerationOptions
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Score:
+    """The state a generation leaves behind and a regeneration starts from (saved as ``OUT.npz``)."""
+
+    roll: np.ndarray  # bool (2, steps, 128): the stitched piece before the ending
+    dynamic: np.ndarray
+    semantic: np.ndarray
+    segments: np.ndarray
+    intensity: np.ndarray
+
+    ARRAYS = ("roll", "dynamic", "semantic", "segments", "intensity")
+
+    def save(self, path) -> None:
+        """Write the arrays to an ``.npz`` file (the path is written as given)."""
+        with open(path, "wb") as handle:
+            np.savez_compressed(handle, **{name: getattr(self, name) for name in self.ARRAYS})
+
+    @classmethod
+    def load(cls, path) -> Score:
+        """Read what :meth:`save` wrote."""
+        with np.load(path) as stored:
+            score = cls(**{name: stored[name] for name in cls.ARRAYS})
+        score.roll = score.roll.astype(bool)
+        return score
+
+
+def window_seed(seed: int, window: int, revision: int = 0) -> int:
+    """A 63-bit seed for one window, derived deterministically from the user's seed."""
+    state = np.random.SeedSequence([int(seed) & 0xFFFFFFFF, window, revision]).generate_state(2, dtype=np.uint32)
+    return int((int(state[0]) << 31) ^ int(state[1]))
+
+
+def key_of_known_music(roll: np.ndarray, free: np.ndarray) -> Key | None:
+    """The estimated key of the notes of ``roll`` (bool ``(2, steps, 128)``) outside the ``free`` steps."""
+    known = ~free[:, None]
+    onset = roll[ONSET] & known
+    if not onset.any():
+        return None
+    return key_of_roll(PianoRoll(onset, roll[SUSTAIN] & known))
+
+
+def groove_of_known_music(roll: np.ndarray, free: np.ndarray) -> np.ndarray | None:
+    """The groove (:func:`groove_vector`) of the bars of ``roll`` with no ``free`` step; ``None`` if none sounds."""
+    n_bars = roll.shape[1] // STEPS_PER_BAR
+    steps = n_bars * STEPS_PER_BAR
+    known_bars = ~free[:steps].reshape(n_bars, STEPS_PER_BAR).any(axis=1)
+    bars = roll[:, :steps].reshape(2, n_bars, STEPS_PER_BAR, -1)[:, known_bars]
+    groove = groove_vector(bars.reshape(2, -1, bars.shape[-1]))
+    return groove if groove.any() else None
+
+
+def window_context(roll: np.ndarray, free: np.ndarray, span: WindowSpan) -> tuple[torch.Tensor, torch.Tensor]:
+    """Known notes and mask ``(1, 2, 128, 128)`` of a window: every step not ``free`` is known."""
+    start = span.start_beat * STEPS_PER_BEAT
+    length = min(WINDOW_STEPS, roll.shape[1] - start)
+    known = np.zeros((2, WINDOW_STEPS, N_PITCHES), dtype=np.float32)
+    known[:, :length] = roll[:, start:start + length]
+    mask = np.zeros((1, 1, WINDOW_STEPS, 1), dtype=np.float32)
+    mask[0, 0, :length, 0] = ~free[start:start + length]
+    return torch.from_numpy(known)[None], torch.from_numpy(mask).expand(1, 2, WINDOW_STEPS, N_PITCHES)
+
+
+def fill_windows(model, score: Score, free: np.ndarray, options: GenerationOptions, revision: int,
+                 device: str = "cpu") -> Key | None:
+    """Generate the ``free`` steps of ``score.roll`` window by window, the rest being known.
+
+    Returns the key the windows were held to: the given one, the one ``"auto"`` settled on (from the
+    music already known when regenerating, else from the first window written), or ``None``.
+    """
+    n_beats = score.segments.shape[0]
+    spans = window_spans(n_beats, WINDOW_BEATS, options.overlap_bars * BEATS_PER_BAR)
+    conditions = VideoConditions(score.dynamic, score.segments, [""] * n_beats, score.intensity)
+    batch = condition_windows(conditions, score.semantic, spans)
+    n_steps = score.roll.shape[1]
+    free = free.copy()
+    key = options.musical_key()
+    if options.follows_first_key():
+        key = key_of_known_music(score.roll, free)
+    # A model that reads the key is told it; the others (and --strict-key) get its scale as a mask.
+    reads_key = model.config.unet.scale_input
+    hard_key = options.strict_key or not reads_key
+    reads_groove = model.config.unet.groove_input
+    fixed_groove = options.fixed_groove() if reads_groove else None
+    for index, span in enumerate(spans):
+        start = span.start_beat * STEPS_PER_BEAT
+        stop = min(start + WINDOW_STEPS, n_steps)
+        if not free[start:stop].any():
+            continue
+        known, mask = window_context(score.roll, free, span)
+        if key is not None and hard_key:
+            known, mask = restrict_pitches(torch.from_numpy(key.pitch_mask()), known, mask)
+        window: ConditionBatch = batch[index]
+        if reads_key:
+            window = window.with_keys([key])
+        groove = groove_of_known_music(score.roll, free) if reads_groove and options.follows_groove() else fixed_groove
+        window = window.with_grooves([groove])
+        generator = torch.Generator(device="cpu").manual_seed(window_seed(options.seed, index, revision))
+        probabilities = sample(
+            model, window.to(device), sampler=options.sampler, steps=options.steps,
+            guidance_scale=options.guidance, generator=generator, known=known.to(device),
+            known_mask=mask.to(device), groove_guidance=options.groove_guidance,
+        )
+        written = probabilities[0].float().cpu().numpy() > options.threshold
+        written[SUSTAIN] &= ~written[ONSET]
+        new = free[start:stop]
+        score.roll[:, start:stop][:, new] = written[:, : stop - start][:, new]
+        free[start:stop] = False
+        logger.info("window %d/%d done", index + 1, len(spans))
+        if key is None and options.follows_first_key():
+            key = key_of_known_music(score.roll, free)
+            if key is not None:
+                logger.info("the music settled in %s", key)
+    return key
