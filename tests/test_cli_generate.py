@@ -7,10 +7,11 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from scoring_helpers import one_second_video, three_shot_video, tiny_checkpoint
+from scoring_helpers import one_second_video, three_shot_video, tiny_checkpoint, two_shot_video
 
 from diffbgm.cli import cli
-from diffbgm.pipeline import DEFAULT_GROOVE_GUIDANCE, DEFAULT_STEPS, DEFAULT_WEIGHTS
+from diffbgm.diffusion.samplers import DEFAULT_GROOVE_GUIDANCE, DEFAULT_STEPS
+from diffbgm.pipeline import DEFAULT_WEIGHTS
 
 
 @pytest.fixture(scope="module")
@@ -57,13 +58,48 @@ def test_generate_then_regenerate(files, tmp_path):
     assert result.exit_code == 0, result.output
     manifest = json.loads(out.with_suffix(".json").read_text())
     assert manifest["revision"] == 1 and manifest["seed"] == 5 and manifest["options"]["groove_guidance"] == 1.5
+    # Options that only a new generation can change are refused, not silently ignored.
+    for args in (["--key", "A minor"], ["--bpm", "90"], ["--mood", "sad"]):
+        _assert_one_line_error(_run(files["video"], "-o", out, *common, "--regenerate", "0", "2", *args),
+                               "when regenerating")
+    other = tmp_path / "other.mp4"
+    two_shot_video(other, seconds=10.0)
+    _assert_one_line_error(_run(other, "-o", out, *common, "--regenerate", "0", "2"), "was made for a")
+    assert json.loads(out.with_suffix(".json").read_text())["revision"] == 1
     assert _digest(files["video"]) == before
 
 
-def test_help_states_the_pipelines_sampling_defaults():
+def test_help_shows_the_defaults_it_uses():
     text = " ".join(CliRunner().invoke(cli, ["generate", "--help"]).output.split())
     assert f"[default: {DEFAULT_STEPS}; x>=1]" in text
-    assert f"[default: {DEFAULT_GROOVE_GUIDANCE:g}]" in text
+    assert f"[default: {DEFAULT_GROOVE_GUIDANCE}]" in text
+    assert "(dynamic)" not in text and text.count("[default: auto]") == 2  # --key and --groove, once each
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--guidance", "nan"], "guidance must be a finite number"),
+    (["--groove-guidance", "inf"], "groove_guidance must be a finite number"),
+    (["--mood", " "], "--mood is empty"),
+    (["--device", "bogus"], "--device must be cpu or cuda"),
+    (["--keep-audio", "+60dB"], "above +12dB"),
+    (["--keep-audio", "nan"], "finite"),
+    (["--seed", "-1"], "-1"),
+])
+def test_bad_option_values_fail_before_any_work(files, tmp_path, args, needle):
+    result = _run(files["video"], "-o", tmp_path / "out.mp4", "--model", tmp_path / "not-loaded.safetensors", *args)
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert result.exit_code != 0 and "Traceback" not in result.output and needle in lines[-1], result.output
+    assert list(tmp_path.iterdir()) == []  # and no model was needed to say so
+
+
+def test_bad_output_suffix_and_soundfont_are_refused_up_front(files, tmp_path):
+    fake = tmp_path / "bad.sf2"
+    fake.write_text("not a soundfont")
+    _assert_one_line_error(_run(files["video"], "-o", tmp_path / "out.webm", "--model", files["model"]),
+                           "must be a video file ending in")
+    _assert_one_line_error(_run(files["video"], "-o", tmp_path / "out.mp4", "--model", files["model"],
+                                "--soundfont", fake), "not a SoundFont 2 file")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.sf2"]
 
 
 def test_not_a_video(files, tmp_path):

@@ -23,13 +23,28 @@ from diffbgm.pipeline import (
     GenerationError,
     GenerationOptions,
     ScoringPipeline,
-    estimate_key,
+    check_outputs,
+    key_of_roll,
     shape_ending,
     side_paths,
     window_seed,
 )
 
 OPTIONS = GenerationOptions(steps=2, seed=3)
+
+
+def run(pipeline, video, output, options=OPTIONS):
+    """Generate and save, as the command line does."""
+    result = pipeline.generate(video, options)
+    result.save(output)
+    return result
+
+
+def regenerate(pipeline, video, output, start_s, end_s, overrides=None):
+    """Regenerate a range of the result at ``output`` and save it there."""
+    result = pipeline.regenerate(video, output, start_s, end_s, overrides)
+    result.save(output)
+    return result
 MANIFEST_KEYS = {"duration_s", "tempo_bpm", "downbeats_s", "beats_s", "cuts_s", "seed", "model_sha256", "options",
                  "cut_alignment", "cut_error_steps", "bar_bpm", "n_bars", "ending"}
 
@@ -52,7 +67,7 @@ def video(workdir):
 @pytest.fixture(scope="module")
 def result(pipeline, video, workdir):
     (workdir / "first").mkdir()
-    return pipeline(video, workdir / "first" / "scored.mp4", OPTIONS)
+    return run(pipeline, video, workdir / "first" / "scored.mp4", OPTIONS)
 
 
 def _stream_seconds(stream) -> float:
@@ -101,9 +116,9 @@ def test_manifest_is_complete_and_cuts_fall_on_downbeats(result, pipeline):
 
 
 def test_same_seed_gives_identical_midi_and_another_seed_differs(pipeline, video, result, workdir):
-    again = pipeline(video, workdir / "again.mp4", OPTIONS)
+    again = run(pipeline, video, workdir / "again.mp4", OPTIONS)
     assert again.files["mid"].read_bytes() == result.files["mid"].read_bytes()
-    other = pipeline(video, workdir / "other.mp4", GenerationOptions(steps=2, seed=4))
+    other = run(pipeline, video, workdir / "other.mp4", GenerationOptions(steps=2, seed=4))
     assert other.files["mid"].read_bytes() != result.files["mid"].read_bytes()
 
 
@@ -115,7 +130,7 @@ def test_regenerate_changes_only_the_range(pipeline, video, result, workdir):
     target = folder / result.files["video"].name
     before = np.load(side_paths(target)["npz"])["roll"]
     start_s, end_s = 2.1, 3.9  # widened to whole beats: 2.0 .. 4.0 s
-    redone = pipeline.regenerate(video, target, start_s, end_s)
+    redone = regenerate(pipeline, video, target, start_s, end_s)
     after = np.load(side_paths(target)["npz"])["roll"]
     tempo = result.plan.tempo_map
     first = int(np.floor(tempo.beat_of_time(start_s))) * STEPS_PER_BEAT
@@ -134,7 +149,7 @@ def test_regenerate_changes_only_the_range(pipeline, video, result, workdir):
 
 
 def test_a_failure_leaves_no_output(pipeline, video, workdir, monkeypatch):
-    import diffbgm.pipeline as module
+    import diffbgm.pipeline.outputs as module
 
     def broken(*args, **kwargs):
         raise OSError("disk full")
@@ -143,20 +158,22 @@ def test_a_failure_leaves_no_output(pipeline, video, workdir, monkeypatch):
     folder = workdir / "failing"
     folder.mkdir()
     with pytest.raises(OSError, match="disk full"):
-        pipeline(video, folder / "out.mp4", OPTIONS)
+        run(pipeline, video, folder / "out.mp4", OPTIONS)
     assert list(folder.iterdir()) == []
 
 
 def test_bad_requests_fail_with_one_line(pipeline, workdir):
     short = one_second_video(workdir / "short.mp4")
     with pytest.raises(GenerationError, match="shorter than one bar"):
-        pipeline(short, workdir / "short_out.mp4", OPTIONS)
+        run(pipeline, short, workdir / "short_out.mp4", OPTIONS)
     with pytest.raises(GenerationError, match="does not exist"):
-        pipeline(short, workdir / "missing" / "out.mp4", OPTIONS)
+        check_outputs(workdir / "missing" / "out.mp4", short)
+    with pytest.raises(GenerationError, match="must be a video file"):
+        check_outputs(workdir / "out.wav", short)
     with pytest.raises(GenerationError, match="unknown sampler"):
-        pipeline(short, workdir / "x.mp4", GenerationOptions(sampler="euler"))
+        run(pipeline, short, workdir / "x.mp4", GenerationOptions(sampler="euler"))
     with pytest.raises(GenerationError, match="no earlier result"):
-        pipeline.regenerate(short, workdir / "never.mp4", 0.0, 1.0)
+        regenerate(pipeline, short, workdir / "never.mp4", 0.0, 1.0)
     assert not (workdir / "short_out.mp4").exists() and not (workdir / "short_out.json").exists()
 
 
@@ -179,7 +196,7 @@ def test_key_estimate_and_ending_on_a_hand_made_piece():
     pitches = [57, 60, 64, 69, 72, 64, 60, 57]
     notes = [Note(pitches[b % 8], b * STEPS_PER_BEAT, 8) for b in range(plan.n_beats)]
     roll = PianoRoll.from_notes(notes, n_steps=plan.n_beats * STEPS_PER_BEAT)
-    assert estimate_key(roll) == (9, "minor")
+    assert key_of_roll(roll) == Key(9, "minor")
     shaped, info = shape_ending(roll, plan, fade_bars=2, cadence=True)
     assert info["key_tonic"] == 9 and info["key_mode"] == "minor" and info["cadence"]
     end_step = info["end_step"]
@@ -200,45 +217,45 @@ def test_key_option_keeps_every_note_in_the_scale(pipeline, video, result, workd
         return {n.pitch % 12 for n in pretty_midi.PrettyMIDI(str(path)).instruments[0].notes}
 
     assert pitch_classes(result.files["mid"]) - scale  # left to choose (one window), this model leaves the scale
-    keyed = pipeline(video, workdir / "keyed.mp4", GenerationOptions(steps=2, seed=3, key="Eb major"))
+    keyed = run(pipeline, video, workdir / "keyed.mp4", GenerationOptions(steps=2, seed=3, key="Eb major"))
     assert pitch_classes(keyed.files["mid"]) and pitch_classes(keyed.files["mid"]) <= scale
     manifest = json.loads(keyed.files["json"].read_text())
     assert manifest["options"]["key"] == "Eb major"
     assert (manifest["ending"]["key_tonic"], manifest["ending"]["key_mode"]) == (3, "major")
     with pytest.raises(GenerationError, match="unknown key 'H major'"):
-        pipeline(video, workdir / "badkey.mp4", GenerationOptions(key="H major"))
+        run(pipeline, video, workdir / "badkey.mp4", GenerationOptions(key="H major"))
     assert not (workdir / "badkey.json").exists()
 
 
 def test_a_model_that_reads_the_key_is_told_it_and_strict_key_holds_the_scale(video, workdir, monkeypatch):
-    import diffbgm.diffusion
+    import diffbgm.pipeline.windows
 
     from diffbgm.conditions import scale_vector
 
     keyed_model = ScoringPipeline.from_checkpoint(tiny_checkpoint(workdir / "keyed.safetensors", scale_input=True))
     key = Key.parse("Eb major")
     calls = []
-    sample = diffbgm.diffusion.sample
+    sample = diffbgm.pipeline.windows.sample
 
     def recording(model, conditions, **kwargs):
         calls.append((conditions.scale, kwargs["known_mask"]))
         return sample(model, conditions, **kwargs)
 
-    monkeypatch.setattr(diffbgm.diffusion, "sample", recording)
+    monkeypatch.setattr(diffbgm.pipeline.windows, "sample", recording)
 
     def pitch_classes(result):
         return {n.pitch % 12 for n in pretty_midi.PrettyMIDI(str(result.files["mid"])).instruments[0].notes}
 
     (workdir / "keyed").mkdir()
-    free = keyed_model(video, workdir / "keyed" / "free.mp4", GenerationOptions(steps=2, seed=3, key="none"))
+    free = run(keyed_model, video, workdir / "keyed" / "free.mp4", GenerationOptions(steps=2, seed=3, key="none"))
     assert all(scale is None for scale, _ in calls)
     calls.clear()
-    told = keyed_model(video, workdir / "keyed" / "told.mp4", GenerationOptions(steps=2, seed=3, key="Eb major"))
+    told = run(keyed_model, video, workdir / "keyed" / "told.mp4", GenerationOptions(steps=2, seed=3, key="Eb major"))
     # The key goes in as a condition, and no pitch is held silent: the model decides how far to keep to it.
     assert all(torch.equal(scale[0], torch.from_numpy(scale_vector(key.pitch_mask()))) for scale, _ in calls)
     assert calls and all(torch.equal(mask.amax(-1), mask.amin(-1)) for _, mask in calls)  # same for every pitch
     assert free.files["mid"].read_bytes() != told.files["mid"].read_bytes()
-    strict = keyed_model(video, workdir / "keyed" / "strict.mp4",
+    strict = run(keyed_model, video, workdir / "keyed" / "strict.mp4",
                          GenerationOptions(steps=2, seed=3, key="Eb major", strict_key=True))
     assert pitch_classes(free) - key.scale and pitch_classes(strict) and pitch_classes(strict) <= key.scale
     assert json.loads(strict.files["json"].read_text())["options"]["strict_key"] is True
@@ -254,16 +271,16 @@ def grooved(workdir):
 @pytest.fixture
 def grooves(monkeypatch):
     """The groove of every window sampled while the test runs."""
-    import diffbgm.diffusion
+    import diffbgm.pipeline.windows
 
     given = []
-    sample = diffbgm.diffusion.sample
+    sample = diffbgm.pipeline.windows.sample
 
     def recording(model, conditions, **kwargs):
         given.append(conditions.groove)
         return sample(model, conditions, **kwargs)
 
-    monkeypatch.setattr(diffbgm.diffusion, "sample", recording)
+    monkeypatch.setattr(diffbgm.pipeline.windows, "sample", recording)
     return given
 
 
@@ -273,7 +290,7 @@ def test_a_model_that_reads_a_groove_gets_the_groove_of_the_music_before_each_wi
     grooved, video = grooved
     (workdir / "grooved").mkdir()
     options = GenerationOptions(steps=2, seed=3, bpm=120.0)  # 40 beats: two windows
-    auto = grooved(video, workdir / "grooved" / "auto.mp4", options)
+    auto = run(grooved, video, workdir / "grooved" / "auto.mp4", options)
     assert len(grooves) == 2 and grooves[0] is None  # the first window chooses its own figure
     with np.load(auto.files["npz"]) as stored:
         first_window = stored["roll"][:, : WINDOW_BEATS * STEPS_PER_BEAT].astype(bool)
@@ -281,13 +298,13 @@ def test_a_model_that_reads_a_groove_gets_the_groove_of_the_music_before_each_wi
     assert torch.equal(grooves[1][0], torch.from_numpy(groove_vector(first_window))) and grooves[1].any()
     assert json.loads(auto.files["json"].read_text())["options"]["groove"] == "auto"
     grooves.clear()
-    alone = grooved(video, workdir / "grooved" / "none.mp4", GenerationOptions(steps=2, seed=3, bpm=120.0,
+    alone = run(grooved, video, workdir / "grooved" / "none.mp4", GenerationOptions(steps=2, seed=3, bpm=120.0,
                                                                                groove="none"))
     assert grooves == [None, None]
     assert alone.files["mid"].read_bytes() != auto.files["mid"].read_bytes()
     # Regenerating a range is given the groove of the music it keeps.
     grooves.clear()
-    grooved.regenerate(video, workdir / "grooved" / "auto.mp4", 1.0, 3.0)
+    regenerate(grooved, video, workdir / "grooved" / "auto.mp4", 1.0, 3.0)
     assert len(grooves) == 1 and grooves[0] is not None and grooves[0].any()
 
 
@@ -306,32 +323,32 @@ def test_a_groove_from_a_midi_file_goes_to_every_window_and_a_bad_one_is_refused
     expected = -torch.ones(16)
     expected[[0, 3, 6]] = 1.0
     expected[12] = 0.5  # three bars of four
-    result = grooved(video, workdir / "tresillo.mp4", GenerationOptions(steps=2, seed=3, bpm=120.0, groove=str(path)))
+    result = run(grooved, video, workdir / "tresillo.mp4", GenerationOptions(steps=2, seed=3, bpm=120.0, groove=str(path)))
     assert len(grooves) == 2 and all(torch.equal(groove[0], expected) for groove in grooves)
     assert json.loads(result.files["json"].read_text())["options"]["groove"] == str(path)
     for bad, message in (("swing", "--groove is auto, none or a MIDI file; not found: swing"),
                          (str(video), "not a readable MIDI file")):
         with pytest.raises(GenerationError, match=message):
-            grooved(video, workdir / "badgroove.mp4", GenerationOptions(steps=2, groove=bad))
+            run(grooved, video, workdir / "badgroove.mp4", GenerationOptions(steps=2, groove=bad))
     assert not list(workdir.glob("badgroove.*"))
 
 
 def test_groove_guidance_reaches_the_sampler_the_manifest_and_a_regenerate(grooved, workdir, monkeypatch):
-    import diffbgm.diffusion
+    import diffbgm.pipeline.windows
 
     grooved, video = grooved
     strengths = []
-    sample = diffbgm.diffusion.sample
+    sample = diffbgm.pipeline.windows.sample
 
     def recording(model, conditions, **kwargs):
         strengths.append(kwargs["groove_guidance"])
         return sample(model, conditions, **kwargs)
 
-    monkeypatch.setattr(diffbgm.diffusion, "sample", recording)
+    monkeypatch.setattr(diffbgm.pipeline.windows, "sample", recording)
     (workdir / "guided").mkdir()
-    plain = grooved(video, workdir / "guided" / "plain.mp4", GenerationOptions(steps=2, seed=3, bpm=120.0,
+    plain = run(grooved, video, workdir / "guided" / "plain.mp4", GenerationOptions(steps=2, seed=3, bpm=120.0,
                                                                                 groove_guidance=0.0))
-    firm = grooved(video, workdir / "guided" / "firm.mp4", GenerationOptions(steps=2, seed=3, bpm=120.0,
+    firm = run(grooved, video, workdir / "guided" / "firm.mp4", GenerationOptions(steps=2, seed=3, bpm=120.0,
                                                                               groove_guidance=4.0))
     assert strengths == [0.0, 0.0, 4.0, 4.0]
     assert json.loads(firm.files["json"].read_text())["options"]["groove_guidance"] == 4.0
@@ -341,8 +358,8 @@ def test_groove_guidance_reaches_the_sampler_the_manifest_and_a_regenerate(groov
         first = slice(0, (WINDOW_BEATS - DEFAULT_OVERLAP_BEATS) * STEPS_PER_BEAT)
         assert np.array_equal(a["roll"][:, first], b["roll"][:, first])
     strengths.clear()
-    grooved.regenerate(video, workdir / "guided" / "firm.mp4", 1.0, 3.0)
-    grooved.regenerate(video, workdir / "guided" / "firm.mp4", 1.0, 3.0, overrides={"groove_guidance": 1.0})
+    regenerate(grooved, video, workdir / "guided" / "firm.mp4", 1.0, 3.0)
+    regenerate(grooved, video, workdir / "guided" / "firm.mp4", 1.0, 3.0, overrides={"groove_guidance": 1.0})
     assert strengths == [4.0, 1.0]
     # A manifest from before groove guidance was sampled without it.
     options = GenerationOptions(groove_guidance=4.0).to_dict()
@@ -352,8 +369,8 @@ def test_groove_guidance_reaches_the_sampler_the_manifest_and_a_regenerate(groov
 
 def test_auto_key_holds_later_windows_to_the_first_windows_key(pipeline, workdir):
     video = two_shot_video(workdir / "twenty_seconds.mp4")
-    free = pipeline(video, workdir / "free.mp4", GenerationOptions(steps=2, seed=3, bpm=120.0, key="None"))
-    auto = pipeline(video, workdir / "auto.mp4", GenerationOptions(steps=2, seed=3, bpm=120.0))  # the default
+    free = run(pipeline, video, workdir / "free.mp4", GenerationOptions(steps=2, seed=3, bpm=120.0, key="None"))
+    auto = run(pipeline, video, workdir / "auto.mp4", GenerationOptions(steps=2, seed=3, bpm=120.0))  # the default
     manifest = json.loads(auto.files["json"].read_text())
     assert manifest["options"]["key"] == "auto" and GenerationOptions(key="Auto").follows_first_key()
     key = Key(manifest["ending"]["key_tonic"], manifest["ending"]["key_mode"])
@@ -367,12 +384,12 @@ def test_auto_key_holds_later_windows_to_the_first_windows_key(pipeline, workdir
     assert notes(auto, late=False) == notes(free, late=False)
     with np.load(auto.files["npz"]) as stored:
         first = stored["roll"][:, : WINDOW_BEATS * STEPS_PER_BEAT].astype(bool)
-    assert estimate_key(PianoRoll(first[0], first[1])) == (key.tonic, key.mode)
+    assert key_of_roll(PianoRoll(first[0], first[1])) == key
     # Every later note keeps to that key; left alone, this random model leaves it.
     assert notes(auto, late=True) and {p % 12 for _, p in notes(auto, late=True)} <= key.scale
     assert {p % 12 for _, p in notes(free, late=True)} - key.scale
     # Regenerating takes the key of the music it keeps, and holds the new notes to it.
-    redone = pipeline.regenerate(video, workdir / "auto.mp4", 1.0, 3.0)
+    redone = regenerate(pipeline, video, workdir / "auto.mp4", 1.0, 3.0)
     ending = json.loads(redone.files["json"].read_text())["ending"]
     kept_key = Key(ending["key_tonic"], ending["key_mode"])
     midi = pretty_midi.PrettyMIDI(str(redone.files["mid"])).instruments[0].notes

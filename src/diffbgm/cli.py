@@ -168,7 +168,7 @@ def analyze(video, out_dir, fps, detector, threshold, cuts_file, caption, captio
         raise click.ClickException(f"{out_dir} exists and is not an analysis folder; choose another --out")
     config = AnalysisConfig(fps=fps, detector=detector, threshold=threshold)
     names = (ANALYSIS_FILE, FEATURES_FILE, TIMELINE_FILE)
-    for name in names:
+    for name in names if out_dir.is_dir() else ():
         _check_not_an_input(out_dir / name, [video], "--out")
     try:
         info = probe_video(video)
@@ -208,7 +208,7 @@ def data_bgm909(videos_dir, midi_dir, out_dir, clip_dir, bert_dir, no_cache, dev
     """Build Diff-BGM's BGM909 feature layout from your own (video, MIDI) pairs, one row per MIDI beat."""
     import logging
 
-    from diffbgm.video.bgm909 import build_bgm909
+    from diffbgm.training.bgm909 import build_bgm909
     from diffbgm.video.decode import VideoError
 
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
@@ -399,6 +399,7 @@ def generate(ctx, video, output, model_path, regenerate, device, threads, no_cac
 
     from diffbgm.pipeline.options import REGENERATE_OPTIONS, GenerationError, GenerationOptions
     from diffbgm.pipeline.outputs import check_outputs
+    from diffbgm.video.decode import VideoError, probe_video
 
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     if not video.is_file():
@@ -422,12 +423,10 @@ def generate(ctx, video, output, model_path, regenerate, device, threads, no_cac
                 raise GenerationError(f"cannot change {', '.join('--' + n.replace('_', '-') for n in unchangeable)} "
                                       f"when regenerating (only {', '.join(REGENERATE_OPTIONS)})")
         (options if regenerate is None else dataclasses.replace(GenerationOptions(), **given)).check()
-        from diffbgm.video.decode import probe_video
-
         probe_video(video)
         _set_threads(threads)
         result = _run_generation(video, output, model_path, regenerate, device, no_cache, options, given)
-    except GenerationError as error:
+    except (GenerationError, VideoError) as error:
         _remove_empty_folders(created)
         raise click.ClickException(str(error)) from None
     except BaseException:

@@ -78,3 +78,11 @@ def test_evaluate_cli_and_bad_input(tmp_path):
         result = runner.invoke(cli, ["evaluate", *args, "--json", str(tmp_path / "x.json")])
         assert result.exit_code == 1 and "Error" in result.output and "Traceback" not in result.output
         assert not (tmp_path / "x.json").exists()
+    # The results never replace an input (also through a link), nor go into a folder.
+    before = (tmp_path / "a.mid").read_bytes()
+    (tmp_path / "link.mid").symlink_to(tmp_path / "a.mid")
+    for target in (tmp_path / "a.mid", tmp_path / "link.mid", tmp_path):
+        result = runner.invoke(cli, ["evaluate", str(tmp_path / "a.mid"), "--json", str(target)])
+        assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+        assert len(result.output.strip().splitlines()) == 1
+    assert (tmp_path / "a.mid").read_bytes() == before

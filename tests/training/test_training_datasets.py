@@ -130,7 +130,7 @@ def test_cli_trains_on_real_windows(tmp_path, pop909_root, structure_root, split
 
 def test_bgm909_pairs_use_visual_caption_rows_and_shots(tmp_path):
     from diffbgm.training.datasets import Bgm909Windows
-    from diffbgm.video.bgm909 import Bgm909Item, write_bgm909
+    from diffbgm.training.bgm909 import Bgm909Item, write_bgm909
 
     n_beats = 64  # windows at bars 0 and 8 cover the song's 64 beats
     visual = np.tile(np.arange(n_beats, dtype=np.float32)[:, None], (1, 512))

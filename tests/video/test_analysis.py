@@ -147,6 +147,24 @@ def test_cli_writes_the_analysis_folder(cut_video, tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
+def test_cli_rewrites_an_analysis_folder_without_touching_anything_else(cut_video, tmp_path, monkeypatch):
+    # A folder holding the user's video, their notes and an earlier analysis: only the analysis changes.
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    folder = tmp_path / "project"
+    folder.mkdir()
+    video = folder / "clip.mp4"
+    video.write_bytes(cut_video.read_bytes())
+    (folder / "analysis.json").write_text("{}")
+    (folder / "notes.txt").write_text("keep me")
+    result = CliRunner().invoke(cli, ["analyze", str(video), "--out", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in folder.iterdir()) == ["analysis.json", "clip.mp4", "features.npz", "notes.txt",
+                                                         "timeline.png"]
+    assert (folder / "notes.txt").read_text() == "keep me" and _digest(video) == _digest(cut_video)
+    assert json.loads((folder / "analysis.json").read_text())["cuts_s"]
+    assert oct(folder.stat().st_mode & 0o777) != oct(0o700)
+
+
 def _bad_inputs(tmp_path):
     text = tmp_path / "text.mp4"
     text.write_text("hello\n" * 100)

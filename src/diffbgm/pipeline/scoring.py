@@ -54,13 +54,15 @@ class GenerationResult:
     audio: Audio
     manifest: dict
     timings_s: dict[str, float] = field(default_factory=dict)
+    files: dict[str, Path] = field(default_factory=dict)
 
     def save(self, output: str | Path) -> dict[str, Path]:
-        """Write ``output`` (the scored video) and its side files, all or none; return their paths."""
+        """Write ``output`` (the scored video) and its side files, all or none; return their paths
+        (also kept in :attr:`files`)."""
         started = time.perf_counter()
-        paths = write_outputs(self, output)
+        self.files = write_outputs(self, output)
         self.timings_s["write"] = round(time.perf_counter() - started, 3)
-        return paths
+        return self.files
 
 
 class ScoringPipeline:

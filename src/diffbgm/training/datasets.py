@@ -161,7 +161,7 @@ class Bgm909Windows(Dataset):
     windows:
         POP909 windows (a :class:`diffbgm.music.dataset.WindowStore`).
     root:
-        The BGM909 feature folder (:mod:`diffbgm.video.bgm909` layout).
+        The BGM909 feature folder (:mod:`diffbgm.training.bgm909` layout).
     pitch_shift:
         As :class:`Pop909Windows` (conditions come from the video, so they do not move).
     """
@@ -169,7 +169,7 @@ class Bgm909Windows(Dataset):
     def __init__(self, windows: Sequence[MusicWindow], root, pitch_shift: int = 0, cache_songs: int = 32) -> None:
         from functools import lru_cache
 
-        from diffbgm.video.bgm909 import list_bgm909, read_bgm909
+        from diffbgm.training.bgm909 import list_bgm909, read_bgm909
 
         self.windows = windows
         self.pitch_shift = pitch_shift

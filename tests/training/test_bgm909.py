@@ -9,10 +9,10 @@ import pretty_midi
 import pytest
 import torch
 from click.testing import CliRunner
-from synth import solid, write_video
+from video.synth import solid, write_video
 
 from diffbgm.cli import cli
-from diffbgm.video.bgm909 import (
+from diffbgm.training.bgm909 import (
     CAPTION_DIM,
     VISUAL_DIM,
     Bgm909FormatError,
@@ -176,7 +176,7 @@ def test_bad_video_leaves_no_output(tmp_path: Path) -> None:
 def test_user_clip_and_bert_folders_give_the_paper_widths(built: tuple[Path, Path], tmp_path: Path) -> None:
     transformers = pytest.importorskip("transformers")
     from diffbgm.video.analysis import VideoAnalysis
-    from diffbgm.video.bgm909 import CaptionFeaturizer, build_item
+    from diffbgm.training.bgm909 import CaptionFeaturizer, build_item
     from diffbgm.video.encoders import ClipImageEncoder
 
     tiny = dict(intermediate_size=37, num_hidden_layers=1, num_attention_heads=4)
