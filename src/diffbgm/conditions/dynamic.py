@@ -28,12 +28,17 @@ TYPICAL_RANGE: dict[str, tuple[float, float]] = {
 }
 
 
+# The pitches register 0 and 1 stand for (MIDI): the mean sounding pitch, mapped linearly.
+REGISTER_LOW_PITCH, REGISTER_HIGH_PITCH = 36.0, 84.0
+
+
 def dynamic_from_attributes(attributes: dict[str, np.ndarray]) -> np.ndarray:
     """Per-beat music attributes (``diffbgm.music.window.ATTRIBUTE_NAMES``) -> float32 ``(beats, 4)``."""
     # Scales put POP909's 99th percentile (12 onsets per beat, strength 3.9) near 1.
     density = np.clip(attributes["onset_density"] / 12.0, 0.0, 1.0)
     strength = np.clip(attributes["onset_strength"] / 4.0, 0.0, 1.0)
     sounding = attributes["pitch_mean"] > 0
-    register = np.where(sounding, np.clip((attributes["pitch_mean"] - 36.0) / 48.0, 0.0, 1.0), 0.0)
+    span = REGISTER_HIGH_PITCH - REGISTER_LOW_PITCH
+    register = np.where(sounding, np.clip((attributes["pitch_mean"] - REGISTER_LOW_PITCH) / span, 0.0, 1.0), 0.0)
     boundary = (attributes["phrase_boundary"] > 0.5).astype(np.float32)
     return np.stack([density, strength, register, boundary], axis=-1).astype(np.float32)

@@ -18,6 +18,8 @@ class ConfigError(ValueError):
 
 
 SELECTOR_VARIANTS = ("selector", "semantic_only", "dynamic_only", "concat")
+# Width of the dynamic stream that unet.dynamic_input reads (diffbgm.conditions.dynamic.DYNAMIC_FEATURES).
+DYNAMIC_INPUT_DIM = 4
 SEGMENT_MASK_VARIANTS = ("segments", "halves", "none")
 
 
@@ -57,6 +59,13 @@ class UNetConfig:
     # to play, so each bar otherwise picks its own figure and the bars of a window agree less than
     # POP909's (GPS 0.73 against 0.84, docs/default-model.md).
     groove_input: bool = False
+    # Not in the paper: the per-beat dynamic features (density, accent strength, register, phrase
+    # start) as input channels at full resolution, read at every noise level. Diff-BGM's feature
+    # selector shows them only through cross-attention at t <= tau, when the note count and register
+    # are already fixed, so the picture barely reached the notes (density rho 0.16 on POP909-valid).
+    # Density, strength and the phrase start are tiled over each beat's steps and all pitches;
+    # register is a band over the pitches around the requested mean pitch.
+    dynamic_input: bool = False
 
     def __post_init__(self) -> None:
         _check(self.base_channels > 0 and self.num_res_blocks > 0, "unet sizes must be positive")
@@ -146,6 +155,9 @@ class ModelConfig:
     def __post_init__(self) -> None:
         _check(self.conditions.tau < self.diffusion.num_train_timesteps,
                "conditions.tau must be below diffusion.num_train_timesteps")
+        _check(not self.unet.dynamic_input or self.conditions.dynamic_dim == DYNAMIC_INPUT_DIM,
+               f"unet.dynamic_input reads the {DYNAMIC_INPUT_DIM} music-derived dynamic features; "
+               f"conditions.dynamic_dim is {self.conditions.dynamic_dim}")
 
     def to_dict(self) -> dict[str, Any]:
         return to_dict(self)

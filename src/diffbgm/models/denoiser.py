@@ -24,7 +24,7 @@ class DiffBGMDenoiser(nn.Module):
     (see :meth:`crop` / :meth:`uncrop`); ``null_mask`` (bool ``(B,)``) swaps the chosen windows'
     conditions for the learned null tokens (unconditional prediction for classifier-free guidance),
     and their key and groove (``conditions.scale`` and ``conditions.groove``, read with ``unet.scale_input``
-    and ``unet.groove_input``) for none.
+    and ``unet.groove_input``) and their dynamic input channels (``unet.dynamic_input``) for none.
     """
 
     def __init__(self, config: ModelConfig) -> None:
@@ -59,7 +59,12 @@ class DiffBGMDenoiser(nn.Module):
             groove = conditions.grooves()
             if null_mask is not None:
                 groove = groove.masked_fill(null_mask[:, None], 0.0)
-        return self.unet(x, timesteps, context.to(x.dtype), segment_mask, scale, groove)
+        dynamic = None
+        if self.config.unet.dynamic_input:
+            dynamic = conditions.dynamic
+            if null_mask is not None:
+                dynamic = dynamic.masked_fill(null_mask[:, None, None], 0.0)
+        return self.unet(x, timesteps, context.to(x.dtype), segment_mask, scale, groove, dynamic)
 
     def crop(self, roll: torch.Tensor) -> torch.Tensor:
         """Full 128-pitch tensor ``(..., 128)`` -> the pitch columns the network models."""

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from diffusers.models.embeddings import get_timestep_embedding
 from torch import nn
 
+from diffbgm.conditions.dynamic import DYNAMIC_FEATURES, REGISTER_HIGH_PITCH, REGISTER_LOW_PITCH
 from diffbgm.models.attention import SegmentMask, SpatialTransformer
 from diffbgm.models.config import UNetConfig
 from diffbgm.music.grid import STEPS_PER_BAR, STEPS_PER_BEAT
@@ -40,6 +41,26 @@ def metric_position_channels(n_steps: int, device: torch.device | None = None) -
 
 # Channels of metric_position_channels: a cosine per period, and a sine for periods above 2.
 METRIC_CHANNELS = sum(1 if period == 2 else 2 for period in METRIC_PERIODS)
+# Width, in semitones, of the register band (a Gaussian's sigma): about the spread of a hand.
+REGISTER_BAND_SEMITONES = 6.0
+_REGISTER = DYNAMIC_FEATURES.index("register")
+
+
+def dynamic_channels(dynamic: torch.Tensor, n_steps: int, pitches: torch.Tensor) -> torch.Tensor:
+    """Per-beat dynamic features ``(B, beats, 4)`` -> input channels ``(B, 4, n_steps, P)``.
+
+    Every feature but register is tiled over its beat's steps and all ``pitches`` (the MIDI pitch of
+    each column); register becomes a band over the pitches around the mean pitch it stands for, zero
+    on beats with no register (silent music, or no condition).
+    """
+    batch, beats, width = dynamic.shape
+    per_step = dynamic.repeat_interleave(n_steps // beats, dim=1).transpose(1, 2)  # (B, 4, steps)
+    channels = per_step[..., None].expand(batch, width, n_steps, len(pitches)).clone()
+    register = per_step[:, _REGISTER]
+    centre = REGISTER_LOW_PITCH + register * (REGISTER_HIGH_PITCH - REGISTER_LOW_PITCH)
+    band = torch.exp(-0.5 * ((pitches[None, None, :] - centre[..., None]) / REGISTER_BAND_SEMITONES) ** 2)
+    channels[:, _REGISTER] = torch.where(register[..., None] > 0, band, torch.zeros_like(band))
+    return channels
 
 
 class ResBlock(nn.Module):
@@ -98,7 +119,8 @@ class UNet(nn.Module):
                 )
             return UNetStage(ResBlock(cin, cout, embed_dim, groups, config.dropout), transformer)
 
-        extra = (METRIC_CHANNELS if config.metric_position else 0) + int(config.scale_input) + int(config.groove_input)
+        extra = ((METRIC_CHANNELS if config.metric_position else 0) + int(config.scale_input)
+                 + int(config.groove_input) + (len(DYNAMIC_FEATURES) if config.dynamic_input else 0))
         self.conv_in = nn.Conv2d(config.in_channels + extra, base, 3, padding=1)
         self.down = nn.ModuleList()
         self.downsample = nn.ModuleList()
@@ -147,9 +169,11 @@ class UNet(nn.Module):
         segment_mask: SegmentMask | None = None,
         scale: torch.Tensor | None = None,
         groove: torch.Tensor | None = None,
+        dynamic: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """``scale`` (``(B, P)``, the network's pitch columns) is read when ``config.scale_input``,
-        ``groove`` (``(B, steps per bar)``) when ``config.groove_input``; ``None``: no key, no groove."""
+        ``groove`` (``(B, steps per bar)``) when ``config.groove_input``, ``dynamic`` (``(B, beats, 4)``)
+        when ``config.dynamic_input``; ``None``: no key, no groove, no dynamics."""
         embedding = get_timestep_embedding(
             timesteps, self.config.base_channels, flip_sin_to_cos=True, downscale_freq_shift=0
         ).to(x.dtype)
@@ -169,6 +193,13 @@ class UNet(nn.Module):
                 groove = torch.zeros(batch, STEPS_PER_BAR, device=x.device)
             tiled = groove.to(x.dtype).repeat(1, steps // groove.shape[1])
             x = torch.cat([x, tiled[:, None, :, None].expand(batch, 1, steps, pitches)], dim=1)
+        if self.config.dynamic_input:
+            batch, _, steps, pitches = x.shape
+            if dynamic is None:
+                x = torch.cat([x, x.new_zeros(batch, len(DYNAMIC_FEATURES), steps, pitches)], dim=1)
+            else:
+                columns = torch.arange(self.config.pitch_low, self.config.pitch_high, device=x.device, dtype=x.dtype)
+                x = torch.cat([x, dynamic_channels(dynamic.to(x.dtype), steps, columns)], dim=1)
         h = self.conv_in(x)
         skips = [h]
         for level, blocks in enumerate(self.down):
