@@ -179,3 +179,19 @@ def test_cuts_after_the_video_are_counted_not_dropped(tmp_path):
 def test_shot_list_from_file_reads_every_format(tmp_path):
     (tmp_path / "reel.edl").write_text(EDL_AT_ONE_HOUR)
     assert ShotList.from_file(tmp_path / "reel.edl", 5.5, fps=24.0).cuts_s == (2.0, 3.5)
+
+
+def test_black_gaps_are_shots_and_empty_events_or_a_fade_in_are_not(tmp_path):
+    def span(n_frames: int) -> TimeRange:
+        return TimeRange(RationalTime(0, 24), RationalTime(n_frames, 24))
+
+    timeline = otio.schema.Timeline()
+    track = otio.schema.Track(kind=otio.schema.TrackKind.Video)
+    timeline.tracks.append(track)
+    track.append(otio.schema.Transition(in_offset=RationalTime(0, 24), out_offset=RationalTime(6, 24)))  # fade in
+    track.extend([otio.schema.Clip(source_range=span(48)), otio.schema.Gap(source_range=span(0)),
+                  otio.schema.Clip(source_range=span(24)), otio.schema.Gap(source_range=span(12)),
+                  otio.schema.Clip(source_range=span(24))])
+    otio.adapters.write_to_file(timeline, str(tmp_path / "gaps.otio"))
+    read = read_cuts(tmp_path / "gaps.otio")
+    assert read.cuts_s == (2.0, 3.0, 3.5) and read.transitions_s == ()

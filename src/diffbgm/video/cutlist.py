@@ -41,7 +41,7 @@ EDITORIAL_ADAPTERS = {"edl": "cmx_3600", "fcp_xml": "fcp_xml", "otio": "otio_jso
 _SUFFIX_FORMATS = {".edl": "edl", ".xml": "fcp_xml", ".otio": "otio", ".json": "json"}
 _EDL_EVENT = re.compile(r"^\d{3,6}\s+\S+\s+\S+\s+(C|D|W\d*|K\s*B?)\b")
 _CLOCK = re.compile(r"^(?:(\d+):)?(\d+):(\d+(?:\.\d+)?)$")
-_SMPTE = re.compile(r"^\d+:\d{2}:\d{2}[:;]\d{2,3}$")
+_SMPTE = re.compile(r"^\d+:\d{2}:\d{2}[:;]\d{1,3}$")
 _SCENE_HEADER = "Scene Number"
 _SCENE_START_COLUMNS = ("Start Time (seconds)", "Start Timecode")
 _JSON_SCENE_STARTS = ("start_s", "start", "start_time", "Start Time (seconds)")
@@ -204,13 +204,17 @@ def cuts_from_timeline(timeline, path: Path | str = "<timeline>", file_format: s
         if isinstance(item, otio.schema.Transition):
             pending = item
             continue
+        if item.duration().value <= 0:
+            continue  # an empty event (EDLs hold them before a dissolve) is no shot
         cut = item.range_in_parent().start_time
-        if pending is not None:
+        if cut.value <= 0:
+            pending = None  # a fade in at the start is no cut
+        elif pending is not None:
             start, end = cut - pending.in_offset, cut + pending.out_offset
             transitions.append((start.to_seconds(), end.to_seconds()))
             cuts.append(0.5 * (start.to_seconds() + end.to_seconds()))
             pending = None
-        elif cut.to_seconds() > 0:
+        else:
             cuts.append(cut.to_seconds())
     return CutList(_increasing(cuts, Path(path)), file_format, tuple(transitions))
 
