@@ -1,4 +1,4 @@
-"""Captions files: plain lines, timed lines and SRT/WebVTT subtitles laid on the shots; bad files are one-line errors."""
+"""Captions files: plain lines, timed lines and SRT/WebVTT laid on the shots; bad files are one-line errors."""
 
 from __future__ import annotations
 

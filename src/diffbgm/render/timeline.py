@@ -35,7 +35,8 @@ def _markers(times_s: Sequence[float], label: str, colour: str, rate: float, end
     for number, time_s in enumerate(times_s, start=1):
         start = _frame(time_s, rate)
         if not RationalTime(0, rate) <= start <= end:
-            raise ValueError(f"{label} {number} at {time_s:.3f} s lies outside the video (0 to {end.to_seconds():.3f} s)")
+            raise ValueError(f"{label} {number} at {time_s:.3f} s lies outside the video "
+                             f"(0 to {end.to_seconds():.3f} s)")
         markers.append(otio.schema.Marker(name=f"{label} {number}", color=colour,
                                           marked_range=TimeRange(start, RationalTime(0, rate)),
                                           metadata={"diffbgm": {"kind": label, "time_s": float(time_s)}}))

@@ -132,8 +132,9 @@ def read_captions(path: str | Path) -> list[Caption]:
 def _spans(captions: Sequence[Caption]) -> list[tuple[float, float]]:
     """Each timed caption's ``(start, end)``; one without an end lasts until the next starts (the last: forever)."""
     starts = [caption.start_s for caption in captions]
-    return [(start, caption.end_s if caption.end_s is not None else (starts[i + 1] if i + 1 < len(starts) else math.inf))
-            for i, (caption, start) in enumerate(zip(captions, starts))]
+    next_starts = [*starts[1:], math.inf]
+    return [(caption.start_s, caption.end_s if caption.end_s is not None else next_start)
+            for caption, next_start in zip(captions, next_starts)]
 
 
 def _distance(a: tuple[float, float], b: tuple[float, float]) -> float:

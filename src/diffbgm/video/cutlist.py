@@ -58,7 +58,8 @@ def timecode_rate(fps: float | None, path: Path | str = "<cut list>") -> float:
         raise CutListError(f"{path}: frame-counted times (HH:MM:SS:FF, EDL) need the video's frame rate")
     rate = RationalTime.nearest_valid_timecode_rate(float(fps))
     if abs(rate - fps) > 0.005 * fps:
-        raise CutListError(f"{path}: {fps:g} fps is not a SMPTE timecode rate, so HH:MM:SS:FF times cannot be read")
+        raise CutListError(f"{path}: {fps:g} fps is not a SMPTE timecode rate, so frame-counted times "
+                           f"(HH:MM:SS:FF, EDL) cannot be read")
     return rate
 
 
@@ -169,7 +170,7 @@ def _json_time(value: object, path: Path, fps: float | None) -> float:
 
 
 def _json_cuts(text: str, path: Path, fps: float | None) -> tuple[float, ...]:
-    """A list of times, ``{"cuts_s": [...]}``, or scenes (``[{"start": ..}]``, ``[[start, end]]``, ``{"scenes": ..}``)."""
+    """Times: a list or ``{"cuts_s": [...]}``; scenes: ``[{"start": ..}]``, ``[[start, end]]`` or ``{"scenes": ..}``."""
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:
