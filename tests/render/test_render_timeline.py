@@ -53,9 +53,14 @@ def test_an_edl_carries_the_picture_and_the_markers(tmp_path):
     assert len(timeline.tracks.markers) == len(DOWNBEATS_S) + len(CUTS_S)  # the caller's timeline is untouched
 
 
-def test_markers_outside_the_video_and_unknown_suffixes_are_refused(tmp_path):
-    with pytest.raises(ValueError, match="bar 2 at 12.000 s lies outside the video"):
-        score_timeline("film.mp4", DURATION_S, [0.0, 12.0], [], "film.wav", 24.0)
+def test_bar_lines_after_the_picture_have_no_marker_and_negative_times_are_refused():
+    timeline = score_timeline("film.mp4", DURATION_S, [0.0, 4.0, 8.0, 12.0], [3.0], "film.wav", 24.0)
+    assert [marker.name for marker in timeline.tracks.markers] == ["bar 1", "bar 2", "bar 3", "cut 1"]
+    with pytest.raises(ValueError, match=r"cut 1 is at a negative time \(-1.000 s\)"):
+        score_timeline("film.mp4", DURATION_S, [0.0], [-1.0], "film.wav", 24.0)
+
+
+def test_unknown_suffixes_are_refused(tmp_path):
     timeline = score_timeline("film.mp4", DURATION_S, DOWNBEATS_S, CUTS_S, "film.wav", 24.0)
     with pytest.raises(ValueError, match="write a timeline as .otio, .xml, .edl"):
         write_timeline(timeline, tmp_path / "film.aaf")

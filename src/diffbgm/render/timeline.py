@@ -31,12 +31,14 @@ def _media_clip(name: str, path: str | Path, span: TimeRange) -> otio.schema.Cli
 
 
 def _markers(times_s: Sequence[float], label: str, colour: str, rate: float, end: RationalTime) -> list:
+    """A marker per time, numbered from 1; times after ``end`` have none (the music stops with the picture)."""
     markers = []
     for number, time_s in enumerate(times_s, start=1):
         start = _frame(time_s, rate)
-        if not RationalTime(0, rate) <= start <= end:
-            raise ValueError(f"{label} {number} at {time_s:.3f} s lies outside the video "
-                             f"(0 to {end.to_seconds():.3f} s)")
+        if start.value < 0:
+            raise ValueError(f"{label} {number} is at a negative time ({time_s:.3f} s)")
+        if start > end:
+            continue
         markers.append(otio.schema.Marker(name=f"{label} {number}", color=colour,
                                           marked_range=TimeRange(start, RationalTime(0, rate)),
                                           metadata={"diffbgm": {"kind": label, "time_s": float(time_s)}}))
@@ -47,12 +49,13 @@ def score_timeline(video_path: str | Path, duration_s: float, downbeats_s: Seque
                    music_path: str | Path, fps: float) -> otio.schema.Timeline:
     """A timeline of ``duration_s`` at ``fps``: the video on a video track, the music (e.g. ``OUT.wav``)
     on an audio track, both from 0, and timeline markers named ``bar N`` at ``downbeats_s`` and
-    ``cut N`` at ``cuts_s`` (seconds from the video's start, on the nearest frame).
+    ``cut N`` at ``cuts_s`` (seconds from the video's start, on the nearest frame). The music stops
+    with the picture, so a bar line after the video's end (a plan's last one may be) has no marker.
 
     Raises
     ------
     ValueError
-        A marker time outside ``[0, duration_s]``.
+        A negative marker time.
     """
     rate = float(fps)
     span = TimeRange(RationalTime(0, rate), _frame(duration_s, rate))
