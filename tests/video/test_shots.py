@@ -10,7 +10,8 @@ from scenedetect.detectors import ContentDetector
 from synth import fade, hue_colour, moving_square, solid, write_video
 
 from diffbgm.video.decode import iter_frames
-from diffbgm.video.shots import DETECTORS, ShotDetector, ShotList, parse_time
+from diffbgm.video.cutlist import parse_time
+from diffbgm.video.shots import DETECTORS, ShotDetector, ShotList
 
 ANALYSIS_FPS = 8.0
 

@@ -2,15 +2,13 @@
 
 The detectors run on the frames :func:`diffbgm.video.decode.iter_frames` already produced (one
 decode for the whole analysis). A :class:`ShotList` is the cut times plus the video's duration; it
-reads and writes a plain cut list (CSV or JSON of timestamps) and PySceneDetect's own scene-list CSV.
+writes a plain cut list (CSV or JSON of timestamps) and PySceneDetect's own scene-list CSV, and reads
+those and the editors' formats through :mod:`diffbgm.video.cutlist`.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-import re
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -116,74 +114,14 @@ class ShotList:
             write_scene_list(handle, scenes, include_cut_list=True)
 
     @classmethod
-    def from_file(cls, path: str | Path, duration_s: float) -> ShotList:
-        """Read a user cut list: JSON (a list of times, or ``{"cuts_s": [...]}``), a CSV/text list of
-        times (seconds or ``HH:MM:SS.mmm``), or PySceneDetect's scene-list CSV.
+    def from_file(cls, path: str | Path, duration_s: float, fps: float | None = None) -> ShotList:
+        """Read a user's cut list; see :func:`diffbgm.video.cutlist.read_cut_list` for the formats.
 
         Raises
         ------
-        ValueError
-            The file cannot be parsed as any of these.
+        diffbgm.video.cutlist.CutListError
+            A ``ValueError``: the file cannot be read, or its cuts do not fit the video.
         """
-        path = Path(path)
-        text = path.read_text()
-        if path.suffix.lower() == ".json":
-            return cls(tuple(_parse_json_cuts(text, path)), duration_s)
-        if "Scene Number" in text:
-            return cls(tuple(_parse_scenedetect_csv(text, path)), duration_s)
-        return cls(tuple(_parse_plain_cuts(text, path)), duration_s)
+        from diffbgm.video.cutlist import read_cut_list
 
-
-def _parse_json_cuts(text: str, path: Path) -> list[float]:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path}: not valid JSON ({error.msg}, line {error.lineno})") from error
-    if isinstance(data, dict):
-        data = data.get("cuts_s", data.get("cuts"))
-    if not isinstance(data, list):
-        raise ValueError(f'{path}: expected a list of cut times or {{"cuts_s": [...]}}')
-    return [parse_time(str(value), path) for value in data]
-
-
-def _parse_plain_cuts(text: str, path: Path) -> list[float]:
-    cells = [cell.strip() for row in csv.reader(io.StringIO(text)) for cell in row]
-    cells = [cell for cell in cells if cell]
-    if cells and not _looks_like_time(cells[0]):
-        cells = cells[1:]  # a header such as "cut_s"
-    return [parse_time(cell, path) for cell in cells]
-
-
-def _parse_scenedetect_csv(text: str, path: Path) -> list[float]:
-    lines = text.splitlines()
-    header_row = next(i for i, line in enumerate(lines) if line.startswith("Scene Number"))
-    reader = csv.DictReader(io.StringIO("\n".join(lines[header_row:])))
-    try:
-        starts = [float(row["Start Time (seconds)"]) for row in reader]
-    except (KeyError, ValueError) as error:
-        raise ValueError(f"{path}: not a PySceneDetect scene list ({error})") from error
-    return starts[1:]
-
-
-_TIMECODE = re.compile(r"^(?:(\d+):)?(\d+):(\d+(?:\.\d+)?)$")
-
-
-def _looks_like_time(cell: str) -> bool:
-    try:
-        float(cell)
-        return True
-    except ValueError:
-        return bool(_TIMECODE.match(cell))
-
-
-def parse_time(cell: str, path: Path | str = "<cut list>") -> float:
-    """Seconds from ``"12.5"``, ``"00:12.5"`` or ``"00:00:12.500"``."""
-    cell = cell.strip()
-    try:
-        return float(cell)
-    except ValueError:
-        match = _TIMECODE.match(cell)
-        if not match:
-            raise ValueError(f"{path}: {cell!r} is not a time (seconds or HH:MM:SS.mmm)") from None
-        hours, minutes, seconds = match.groups()
-        return int(hours or 0) * 3600 + int(minutes) * 60 + float(seconds)
+        return read_cut_list(path, duration_s, fps)
