@@ -147,8 +147,9 @@ def write_checkpoint(out_dir: str | Path, checkpoint: TrainingCheckpoint) -> Pat
     return path
 
 
-def read_checkpoint(out_dir: str | Path) -> TrainingCheckpoint:
-    """The checkpoint of a run folder, checked to be complete; one-line :class:`ResumeError` otherwise."""
+def check_resumable(out_dir: str | Path) -> dict[str, str]:
+    """The metadata of a run folder's checkpoint from its header alone; :class:`ResumeError` (one line)
+    when there is none, it is damaged, or it is a pickled state of an older diffbgm."""
     path = checkpoint_path(out_dir)
     legacy = Path(out_dir) / LEGACY_STATE_FILE
     if legacy.is_file():
@@ -158,9 +159,19 @@ def read_checkpoint(out_dir: str | Path) -> TrainingCheckpoint:
         raise ResumeError(f"nothing to resume in {out_dir} (no {WEIGHTS_FILE})")
     try:
         metadata = read_metadata(path)
-        if STATE_KEY not in metadata:
-            raise ResumeError(f"{path} holds weights but no trainer state (an exported file?); "
-                              f"start a new run with --init-from")
+    except CheckpointError as error:
+        raise ResumeError(f"cannot resume: {error}") from None
+    if STATE_KEY not in metadata:
+        raise ResumeError(f"{path} holds weights but no trainer state (an exported file?); "
+                          f"start a new run with --init-from")
+    return metadata
+
+
+def read_checkpoint(out_dir: str | Path) -> TrainingCheckpoint:
+    """The checkpoint of a run folder, checked to be complete; one-line :class:`ResumeError` otherwise."""
+    metadata = check_resumable(out_dir)
+    path = checkpoint_path(out_dir)
+    try:
         state = json.loads(metadata.pop(STATE_KEY))
         if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
             raise ResumeError(f"{path}: unknown trainer state version")

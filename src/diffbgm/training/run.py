@@ -10,6 +10,7 @@ import torch
 from diffbgm.diffusion.schedule import GaussianDiffusion
 from diffbgm.models.checkpoint import config_metadata, read_metadata, text_embedder, warm_start
 from diffbgm.models.denoiser import DiffBGMDenoiser
+from diffbgm.training.checkpoint_state import check_resumable
 from diffbgm.training.config import ConfigError, RunConfig, check_data
 from diffbgm.training.datasets import Bgm909Windows, Pop909Windows, split_batch
 from diffbgm.training.distributed import setup_distributed, teardown_distributed
@@ -80,6 +81,8 @@ def train(
         if resume:
             raise ConfigError("--resume continues a run and --init-from starts one: give only one")
         read_metadata(init_from)
+    if resume:
+        check_resumable(out_dir)
     check_data(config)
     torch_device = setup_distributed(device)
     try:
