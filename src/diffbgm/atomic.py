@@ -25,12 +25,13 @@ def atomic_output(output: str | Path, durable: bool = False) -> Iterator[Path]:
                                     dir=output.resolve().parent)
     os.close(handle)
     temp_path = Path(temp)
-    # mkstemp creates the file private (0600); give the result the permissions a plain open() would.
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(temp_path, 0o666 & ~umask)
     try:
         yield temp_path
+        # mkstemp creates the file private (0600), and some writers (safetensors) make theirs so too;
+        # give the result the permissions a plain open() would.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temp_path, 0o666 & ~umask)
         if durable:
             _fsync(temp_path, os.O_RDONLY)
         os.replace(temp_path, output)
