@@ -1,8 +1,9 @@
 """Kill a tiny training run at random moments, resume it each time, and check its checkpoints.
 
 A training process of ``configs/tiny.yaml`` on synthetic windows (``tests/synthetic_training.py``)
-is SIGKILLed ``--kills`` times, each a random 0..``--max-delay`` s after it started training again,
-and resumed after each kill. After every kill the committed checkpoint is read back and its weights,
+is SIGKILLed ``--kills`` times and resumed after each kill: every other kill comes a random
+0..``--max-delay`` s after the run started training again, the others a random 0..20 ms after a
+checkpoint write began (when its temporary file appears), so that kills also land inside writes. After every kill the committed checkpoint is read back and its weights,
 EMA and optimizer state are compared with those an uninterrupted run (recorded in this process) had at
 the checkpoint's step: a checkpoint pairing files of different steps would differ. At the end the run
 is finished two steps past its last checkpoint and compared with the uninterrupted run bit for bit.
@@ -92,12 +93,14 @@ def main() -> None:
         lost, checked = [], []
         for kill in range(args.kills):
             start_step = read_checkpoint(out).step if holds_run(out) else 0
+            # The killed run may have logged steps past its checkpoint: wait for the new run to pass them.
+            progress = max(start_step, last_logged_step(out))
             leftovers = part_files(checkpoint_path(out)) if out.exists() else []
             worker = start_worker(out, args.checkpoint_every, ENDLESS)
             deadline = time.monotonic() + 300
-            while last_logged_step(out) <= start_step and worker.poll() is None and time.monotonic() < deadline:
+            while last_logged_step(out) <= progress and worker.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.02)
-            if worker.poll() is not None or last_logged_step(out) <= start_step:
+            if worker.poll() is not None or last_logged_step(out) <= progress:
                 failed += 1
                 worker.kill()
                 print(f"kill {kill}: the run did not continue from step {start_step}: "
@@ -106,11 +109,17 @@ def main() -> None:
             resumes += start_step > 0
             restarts += start_step == 0 and kill > 0
             partial_removed += sum(not path.exists() for path in leftovers)
-            time.sleep(chooser.uniform(0.0, args.max_delay))
+            if kill % 2:
+                before = set(part_files(checkpoint_path(out)))
+                while not set(part_files(checkpoint_path(out))) - before and time.monotonic() < deadline:
+                    time.sleep(0.001)
+                time.sleep(chooser.uniform(0.0, 0.02))
+            else:
+                time.sleep(chooser.uniform(0.0, args.max_delay))
             worker.send_signal(signal.SIGKILL)
             worker.wait()
             reached = last_logged_step(out)
-            partial_left += len(part_files(checkpoint_path(out)))
+            partial_left += bool(part_files(checkpoint_path(out)))
             if holds_run(out):
                 step, digests = committed_digests(out)
                 checked.append((step, digests))
@@ -130,12 +139,13 @@ def main() -> None:
     mismatched = sum(digests != reference.digests[step] for step, digests in checked)
     identical = final is not None and final == (final_step, trainer_digests(reference))
     kills = len(lost)
-    print(f"kills: {kills} (checkpoint every {args.checkpoint_every} step(s), each 0..{args.max_delay} s "
-          f"after training started again)")
+    print(f"kills: {kills} (checkpoint every {args.checkpoint_every} step(s); half 0..{args.max_delay} s after "
+          f"training started again, half 0..20 ms after a checkpoint write began)")
     print(f"resumes that succeeded: {resumes} of {resumes + failed} (and {restarts} restarts of a run killed "
           f"before its first checkpoint)")
     print(f"steps lost per kill: max {max(lost, default=0)}, mean {sum(lost) / max(1, kills):.2f}")
-    print(f"partial files left by kills: {partial_left}; removed by the next start: {partial_removed}")
+    print(f"kills that left a partial checkpoint file (killed mid-write): {partial_left}; "
+          f"partial files removed by the next start: {partial_removed}")
     print(f"mismatched checkpoints (weights, EMA, optimizer not all of the checkpoint's step): "
           f"{mismatched} of {len(checked)}")
     print(f"after the kills, step {final_step} bit-identical to an uninterrupted run: {'yes' if identical else 'NO'}")
