@@ -141,8 +141,8 @@ def main() -> None:
     kills = len(lost)
     print(f"kills: {kills} (checkpoint every {args.checkpoint_every} step(s); half 0..{args.max_delay} s after "
           f"training started again, half 0..20 ms after a checkpoint write began)")
-    print(f"resumes that succeeded: {resumes} of {resumes + failed} (and {restarts} restarts of a run killed "
-          f"before its first checkpoint)")
+    print(f"resumes that succeeded: {resumes + finished} of {resumes + failed + 1} (after each kill and the final "
+          f"one; and {restarts} restarts of a run killed before its first checkpoint)")
     print(f"steps lost per kill: max {max(lost, default=0)}, mean {sum(lost) / max(1, kills):.2f}")
     print(f"kills that left a partial checkpoint file (killed mid-write): {partial_left}; "
           f"partial files removed by the next start: {partial_removed}")
