@@ -49,7 +49,7 @@ from diffbgm.evaluation.model_eval import (
 from diffbgm.music.dataset import WindowStore
 from diffbgm.music.key import Key
 from diffbgm.music.window import MusicWindow
-from diffbgm.pipeline import DEFAULT_GROOVE_GUIDANCE, DEFAULT_STEPS
+from diffbgm.diffusion.samplers import DEFAULT_GROOVE_GUIDANCE, DEFAULT_GUIDANCE, DEFAULT_SAMPLER, DEFAULT_STEPS, SAMPLERS
 
 
 KEY_USES = ("condition", "none", "strict")
@@ -75,18 +75,17 @@ def model_generator(checkpoint: Path, windows: list[MusicWindow], args: argparse
     from torch.utils.data import default_collate
 
     from diffbgm.conditions import groove_vector
-    from diffbgm.conditions.text import SentenceEmbedder
     from diffbgm.diffusion import restrict_pitches, sample
-    from diffbgm.models import load_checkpoint
+    from diffbgm.models import load_checkpoint, text_embedder
     from diffbgm.training.datasets import Pop909Windows, split_batch
 
-    model, _ = load_checkpoint(checkpoint, args.device)
+    model, config = load_checkpoint(checkpoint, args.device)
     earlier_groove = {}
     if groove == "previous":
         before = preceding_windows(WindowStore(args.data, split="valid"), windows)
-        earlier_groove = {(w.song, w.bar): None if p is None else torch.from_numpy(groove_vector(p.pianoroll))
+        earlier_groove = {(w.song, w.bar): None if p is None else groove_vector(p.pianoroll)
                           for w, p in zip(windows, before)}
-    examples = Pop909Windows(windows, SentenceEmbedder(args.text_model, device=args.device))
+    examples = Pop909Windows(windows, text_embedder(config, args.device))
     index_of = {(w.song, w.bar): i for i, w in enumerate(windows)}
     noise = torch.Generator(args.device).manual_seed(args.seed)
 
@@ -94,13 +93,11 @@ def model_generator(checkpoint: Path, windows: list[MusicWindow], args: argparse
         items = [examples[index_of[(w.song, w.bar)]] for w in batch]
         _, conditions = split_batch(default_collate(items), args.device)
         if key == "none":
-            conditions = conditions.with_scale(None)
+            conditions = conditions.with_keys([None] * len(batch))
         if groove == "none":
-            conditions = conditions.with_groove(None)
+            conditions = conditions.with_grooves([None] * len(batch))
         elif groove == "previous":
-            earlier = [earlier_groove[(w.song, w.bar)] for w in batch]
-            conditions = conditions.with_groove(torch.stack([torch.zeros(16) if g is None else g for g in earlier])
-                                                .to(args.device))
+            conditions = conditions.with_grooves([earlier_groove[(w.song, w.bar)] for w in batch])
         known = known_mask = None
         if key == "strict":
             allowed = np.stack([Key(w.key_tonic, w.key_mode).pitch_mask() for w in batch])
@@ -125,12 +122,12 @@ def main() -> None:
     parser.add_argument("--checkpoint", type=Path, default=None, help="model weights; omit to run the baselines only")
     parser.add_argument("--n", type=int, default=240, help="evaluation windows")
     parser.add_argument("--steps", type=int, default=DEFAULT_STEPS, help="sampling steps (as generate's)")
-    parser.add_argument("--guidance", type=float, default=2.0)
+    parser.add_argument("--guidance", type=float, default=DEFAULT_GUIDANCE)
     parser.add_argument("--groove-guidance", type=float, default=DEFAULT_GROOVE_GUIDANCE,
                         help="extra guidance towards the groove (as diffbgm generate --groove-guidance)")
     parser.add_argument("--only-ours", action="store_true",
                         help="sample only the main column (for sweeps); the baselines still run")
-    parser.add_argument("--sampler", default="dpmpp")
+    parser.add_argument("--sampler", default=DEFAULT_SAMPLER, choices=list(SAMPLERS))
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--song-key", action="store_true",
@@ -139,7 +136,6 @@ def main() -> None:
                         help="a Python with musicnn, for P@K over audio (default: $DIFFBGM_MUSICNN_PYTHON)")
     parser.add_argument("--musicnn-layer", default="penultimate", help="musicnn layer to embed with")
     parser.add_argument("--device", default=None, help="torch device (default: cuda when available)")
-    parser.add_argument("--text-model", type=Path, default=None, help="local sentence-transformers model")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--markdown", type=Path, default=None)
     args = parser.parse_args()

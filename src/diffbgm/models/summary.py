@@ -1,18 +1,21 @@
-"""A printable summary of a model built from a YAML config or a checkpoint (``diffbgm info``)."""
+"""A printable summary of a model config or a checkpoint (``diffbgm info``), computed without
+allocating the model (it is built on the meta device), so any size of config is summarised at once."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from diffbgm.models.checkpoint import read_metadata
+import torch
+
+from diffbgm.models.checkpoint import STEP_KEY, check_fits, read_config, read_metadata, weights_group
 from diffbgm.models.config import ModelConfig
 from diffbgm.models.denoiser import DiffBGMDenoiser
 
 
 def summarize(config: ModelConfig) -> str:
     """Parameter counts (total and per part) and the main sizes of ``config``'s model."""
-    model = DiffBGMDenoiser(config)
+    with torch.device("meta"):
+        model = DiffBGMDenoiser(config)
     unet, conditions = config.unet, config.conditions
 
     def count(module) -> int:
@@ -29,7 +32,7 @@ def summarize(config: ModelConfig) -> str:
         f"attention levels: {list(unet.attention_levels)} + middle, {unet.num_heads} heads, depth {unet.transformer_depth}",
         f"conditions: dynamic {conditions.dynamic_dim}-d + semantic {conditions.semantic_dim}-d -> width "
         f"{conditions.width}, selector {conditions.selector} (tau {conditions.tau}), segment mask "
-        f"{conditions.segment_mask}",
+        f"{conditions.segment_mask}, text model {conditions.text_model}",
         f"diffusion: {config.diffusion.num_train_timesteps} steps, {config.diffusion.beta_schedule} betas "
         f"{config.diffusion.beta_start}..{config.diffusion.beta_end}, condition dropout "
         f"{config.diffusion.condition_dropout}",
@@ -37,14 +40,10 @@ def summarize(config: ModelConfig) -> str:
     return "\n".join(lines)
 
 
-def describe_source(path: str | Path) -> str:
-    """Summary of a ``.yaml`` run config or a ``.safetensors`` weights file."""
-    path = Path(path)
-    if path.suffix in (".yaml", ".yml"):
-        from diffbgm.training.config import load_config
-
-        return f"config: {path}\n" + summarize(load_config(path).model)
+def describe_checkpoint(path: str | Path) -> str:
+    """Summary of a ``.safetensors`` weights file, its config first checked against its tensor shapes."""
     metadata = read_metadata(path)
-    config = ModelConfig.from_dict(json.loads(metadata["model_config"]))
-    header = f"checkpoint: {path}" + (f" (step {metadata['step']})" if "step" in metadata else "")
+    config = read_config(path, metadata)
+    check_fits(path, config, weights_group(path))
+    header = f"checkpoint: {path}" + (f" (step {metadata[STEP_KEY]})" if STEP_KEY in metadata else "")
     return header + "\n" + summarize(config)

@@ -121,7 +121,7 @@ class ScoringPipeline:
         GenerationError
             No model at ``path``, no shipped model, or a file that is not a diffbgm checkpoint.
         """
-        from diffbgm.models import CheckpointError, load_checkpoint
+        from diffbgm.models import CheckpointError, load_checkpoint, text_embedder
 
         if path is None:
             if not DEFAULT_WEIGHTS.is_file():
@@ -131,10 +131,11 @@ class ScoringPipeline:
         if not path.is_file():
             raise GenerationError(f"model not found: {path}")
         try:
-            model, _ = load_checkpoint(path, device)
+            model, config = load_checkpoint(path, device)
+            # The sentence encoder the model was trained with, named in its config.
+            embedder = components.pop("embedder", None) or text_embedder(config, device)
         except CheckpointError as error:
             raise GenerationError(str(error)) from None
-        embedder = components.pop("embedder", None) or SentenceEmbedder(device=device)
         return cls(model, embedder, model_sha256=sha256_of(path), device=device, **components)
 
     def __call__(self, video: str | Path, options: GenerationOptions = GenerationOptions()) -> GenerationResult:

@@ -61,8 +61,6 @@ class DataConfig:
     split: str = "train"
     # Random transposition by up to this many semitones either way (0 = off).
     pitch_shift: int = 0
-    # A local sentence-transformers model for the semantic stream; "" = bundled MiniLM.
-    text_model: str = ""
 
     def __post_init__(self) -> None:
         _check(self.dataset in DATASETS, f"data.dataset must be one of {', '.join(DATASETS)}")

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
 import torch
 
 from diffbgm.diffusion.schedule import GaussianDiffusion
-from diffbgm.models.checkpoint import read_metadata, warm_start
+from diffbgm.models.checkpoint import config_metadata, read_metadata, text_embedder, warm_start
 from diffbgm.models.denoiser import DiffBGMDenoiser
+from diffbgm.training.checkpoint_state import check_resumable
 from diffbgm.training.config import ConfigError, RunConfig, check_data
 from diffbgm.training.datasets import Bgm909Windows, Pop909Windows, split_batch
 from diffbgm.training.distributed import setup_distributed, teardown_distributed
@@ -36,9 +36,11 @@ def build_dataset(config: RunConfig, device: str = "cpu"):
     data = config.data
     if data.dataset == "pop909":
         from diffbgm.conditions.dynamic import DYNAMIC_DIM
-        from diffbgm.conditions.text import SentenceEmbedder
 
-        embedder = SentenceEmbedder(data.text_model or None, device=device)
+        try:
+            embedder = text_embedder(config.model, device)
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
         dataset = Pop909Windows(_window_store(data.root, data.split), embedder, pitch_shift=data.pitch_shift)
         widths = {"dynamic_dim": DYNAMIC_DIM, "semantic_dim": dataset.text_embeddings.shape[1]}
     else:
@@ -55,11 +57,7 @@ def build_dataset(config: RunConfig, device: str = "cpu"):
 
 def checkpoint_metadata(config: RunConfig) -> dict[str, str]:
     """What every weights file carries: the model config (for loading) and the whole run config."""
-    return {
-        "format": "diffbgm",
-        "model_config": json.dumps(config.model.to_dict(), sort_keys=True),
-        "run_config": config.to_json(),
-    }
+    return config_metadata(config.model, run_config=config.to_json())
 
 
 def train(
@@ -80,6 +78,8 @@ def train(
         if resume:
             raise ConfigError("--resume continues a run and --init-from starts one: give only one")
         read_metadata(init_from)
+    if resume:
+        check_resumable(out_dir)
     check_data(config)
     torch_device = setup_distributed(device)
     try:

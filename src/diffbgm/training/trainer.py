@@ -3,8 +3,8 @@
 It knows nothing about the model beyond a loss callable ``loss_fn(model, batch) -> scalar``. It owns
 AdamW with warm-up, gradient clipping, an EMA copy of the weights, bf16 autocast on CUDA, DDP when
 launched by torchrun, a CSV log with a loss-curve PNG, and checkpoints that resume exactly: the
-weights (+ EMA) in ``checkpoint.safetensors`` with the caller's metadata (the resolved config), and
-optimizer state, RNG states and step in ``checkpoint.state.pt``. The data order is a pure function of
+weights (+ EMA), optimizer state, RNG states and step in one file with the caller's metadata (the
+resolved config; :mod:`diffbgm.training.checkpoint_state`). The data order is a pure function of
 ``(seed, step)``, so a resumed run sees the same batches as an uninterrupted one.
 """
 
@@ -24,24 +24,28 @@ from typing import Any
 import numpy as np
 import torch
 import torch.distributed as dist
-from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from diffbgm.atomic import atomic_output
+from diffbgm.models.checkpoint import RUN_CONFIG_KEY
+from diffbgm.training.checkpoint_state import (
+    ResumeError,
+    TrainingCheckpoint,
+    capture_rng,
+    checkpoint_path,
+    read_checkpoint,
+    remove_stale_files,
+    restore_rng,
+    write_checkpoint,
+)
 from diffbgm.training.config import TrainingConfig
 
 logger = logging.getLogger(__name__)
 
-WEIGHTS_FILE = "checkpoint.safetensors"
-STATE_FILE = "checkpoint.state.pt"
 LOG_FILE = "log.csv"
 CURVE_FILE = "loss.png"
 LOG_FIELDS = ("step", "loss", "lr", "grad_norm", "seconds", "examples_per_second")
-
-
-class ResumeError(RuntimeError):
-    """A run that cannot be resumed (no checkpoint, or one from another configuration)."""
 
 
 class EpochSampler(Sampler):
@@ -73,20 +77,6 @@ class TrainResult:
     step: int
     loss: float
     stopped_early: bool
-
-
-def _rng_state(device: torch.device) -> dict[str, Any]:
-    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state()}
-    if device.type == "cuda":
-        state["cuda"] = torch.cuda.get_rng_state(device)
-    return state
-
-
-def _set_rng_state(state: dict[str, Any], device: torch.device) -> None:
-    torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
-    if device.type == "cuda" and "cuda" in state:
-        torch.cuda.set_rng_state(state["cuda"], device)
 
 
 class Trainer:
@@ -177,50 +167,39 @@ class Trainer:
     # -- checkpoints ----------------------------------------------------------------------------
     @property
     def weights_path(self) -> Path:
-        return self.out_dir / WEIGHTS_FILE
-
-    @property
-    def state_path(self) -> Path:
-        return self.out_dir / STATE_FILE
+        """The checkpoint file (weights, EMA and trainer state)."""
+        return checkpoint_path(self.out_dir)
 
     def save_checkpoint(self) -> None:
-        """Write weights (+EMA, metadata) and trainer state atomically (rank 0 only)."""
+        """Write weights (+EMA, metadata) and trainer state as one file, atomically (rank 0 only)."""
         if self.rank != 0:
             return
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()}
-        tensors.update({f"ema.{k}": v.detach().cpu().contiguous() for k, v in self.ema.state_dict().items()})
-        metadata = {**self.metadata, "step": str(self.step)}
-        state = {
-            "step": self.step,
-            "optimizer": self.optimizer.state_dict(),
-            "rng": _rng_state(self.device),
-            "metadata": self.metadata,
-            "elapsed": self._elapsed(),
-        }
-        with atomic_output(self.state_path) as temp:
-            torch.save(state, temp)
-        with atomic_output(self.weights_path) as temp:
-            save_file(tensors, str(temp), metadata=metadata)
+        write_checkpoint(self.out_dir, TrainingCheckpoint(
+            step=self.step,
+            model=self.model.state_dict(),
+            ema=self.ema.state_dict(),
+            optimizer=self.optimizer.state_dict(),
+            rng=capture_rng(self.device),
+            elapsed=self._elapsed(),
+            metadata=self.metadata,
+        ))
         self._plot_curve()
 
     def load_checkpoint(self) -> None:
         """Restore everything :meth:`save_checkpoint` wrote."""
-        if not (self.weights_path.is_file() and self.state_path.is_file()):
-            raise ResumeError(f"nothing to resume in {self.out_dir} (no {WEIGHTS_FILE} / {STATE_FILE})")
-        state = torch.load(self.state_path, map_location="cpu", weights_only=False)
+        checkpoint = read_checkpoint(self.out_dir)
         # Everything but the free-form run config (whose training section may change, e.g. max_steps)
         # must match: it describes the weights being resumed.
-        fixed = [k for k in self.metadata if k != "run_config"]
-        if any(state["metadata"].get(k) != self.metadata[k] for k in fixed):
+        fixed = [k for k in self.metadata if k != RUN_CONFIG_KEY]
+        if any(checkpoint.metadata.get(k) != self.metadata[k] for k in fixed):
             raise ResumeError(f"{self.out_dir} holds a run with a different configuration; use another --out")
-        tensors = load_file(str(self.weights_path))
-        self.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
-        self.ema.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
-        self.optimizer.load_state_dict(state["optimizer"])
-        _set_rng_state(state["rng"], self.device)
-        self.step = int(state["step"])
-        self._elapsed_before = float(state.get("elapsed", 0.0))
+        self.model.load_state_dict(checkpoint.model)
+        self.ema.load_state_dict(checkpoint.ema)
+        self.optimizer.load_state_dict(checkpoint.optimizer)
+        restore_rng(checkpoint.rng, self.device)
+        self.step = checkpoint.step
+        self._elapsed_before = checkpoint.elapsed
 
     # -- logging --------------------------------------------------------------------------------
     def _elapsed(self) -> float:
@@ -284,6 +263,8 @@ class Trainer:
             self._started = time.perf_counter()
         if self.rank == 0:
             self.out_dir.mkdir(parents=True, exist_ok=True)
+            if remove_stale_files(self.out_dir):
+                logger.warning("removed the partial checkpoint a killed run left in %s", self.out_dir)
         sampler = EpochSampler(
             len(self.dataset), config.seed, self.step * config.batch_size, self.rank, self.world_size
         )
