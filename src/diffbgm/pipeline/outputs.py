@@ -23,24 +23,26 @@ from diffbgm.render.picture import render_picture
 MANIFEST_FORMAT = "diffbgm-generation"
 MANIFEST_VERSION = 1
 SIDE_SUFFIXES = (".mid", ".wav", ".json", ".png", ".npz")
+TIMELINE_SUFFIX = ".otio"
 # What the scored video may be written as: containers that take the source's video stream unchanged.
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".m4v")
 
 
-def side_paths(output: str | Path) -> dict[str, Path]:
-    """``OUT.mp4`` -> the paths of every output, keyed ``video``, ``mid``, ``wav``, ``json``, ``png``, ``npz``."""
+def side_paths(output: str | Path, timeline: bool = False) -> dict[str, Path]:
+    """``OUT.mp4`` -> the paths of every output, keyed ``video``, ``mid``, ``wav``, ``json``, ``png``, ``npz``
+    (and ``otio`` with ``timeline``)."""
     output = Path(output)
     paths = {"video": output}
-    paths.update({suffix[1:]: output.with_suffix(suffix) for suffix in SIDE_SUFFIXES})
+    paths.update({suffix[1:]: output.with_suffix(suffix) for suffix in SIDE_SUFFIXES + ((TIMELINE_SUFFIX,) if timeline else ())})
     return paths
 
 
-def check_outputs(output: str | Path, video: str | Path) -> dict[str, Path]:
+def check_outputs(output: str | Path, video: str | Path, timeline: bool = False) -> dict[str, Path]:
     """Every output path of ``output``, checked before any work (:class:`GenerationError` otherwise)."""
     output = Path(output)
     if output.suffix.lower() not in VIDEO_SUFFIXES:
         raise GenerationError(f"output {output} must be a video file ending in {', '.join(VIDEO_SUFFIXES)}")
-    paths = side_paths(output)
+    paths = side_paths(output, timeline)
     try:
         for path in paths.values():
             check_output_path(path, inputs=(video,))
@@ -99,13 +101,14 @@ def read_result(output: str | Path) -> tuple[dict, GenerationOptions, Score, Tim
     return manifest, options, score, plan
 
 
-def write_outputs(result, output: str | Path) -> dict[str, Path]:
+def write_outputs(result, output: str | Path, timeline: bool = False) -> dict[str, Path]:
     """Write a :class:`~diffbgm.pipeline.scoring.GenerationResult` as ``output`` and its side files.
 
     The picture is muxed with the music (the video stream is copied, not re-encoded); everything is
-    staged and committed together.
+    staged and committed together. ``timeline`` adds ``OUT.otio``: the source clip, the music and a
+    marker on every downbeat and cut, for an editor's NLE.
     """
-    paths = check_outputs(output, result.video)
+    paths = check_outputs(output, result.video, timeline)
     with staging_folder(paths["video"]) as staging:
         staged = {key: staging / path.name for key, path in paths.items()}
         result.midi.write(str(staged["mid"]))
@@ -113,6 +116,15 @@ def write_outputs(result, output: str | Path) -> dict[str, Path]:
         mux_audio(result.video, result.audio, staged["video"])
         render_picture(result.roll, result.plan, staged["png"], shots=result.manifest.get("shots"))
         result.score.save(staged["npz"])
+        if timeline:
+            from diffbgm.render.timeline import score_timeline, write_timeline
+            from diffbgm.video.decode import probe_video
+
+            plan = result.plan
+            # The timeline names the files where they will be, not where they are staged.
+            write_timeline(score_timeline(result.video.resolve(), plan.duration_s, plan.downbeats_s.tolist(),
+                                          plan.cuts_s.tolist(), paths["wav"].resolve(), probe_video(result.video).fps),
+                           staged["otio"])
         manifest = {**result.manifest, "files": {key: path.name for key, path in paths.items()}}
         staged["json"].write_text(json.dumps(manifest, indent=2))
         commit_files(staged, paths, staging)

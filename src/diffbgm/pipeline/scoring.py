@@ -32,6 +32,7 @@ from diffbgm.pipeline.windows import Score, fill_windows
 from diffbgm.render.audio import SAMPLE_RATE, Audio, parse_level, render_audio
 from diffbgm.render.midi import DEFAULT_VELOCITY_RANGE, render_midi
 from diffbgm.render.mux import read_audio
+from diffbgm.video.caption_file import Caption, captions_for_shots
 
 logger = logging.getLogger(__name__)
 
@@ -56,11 +57,11 @@ class GenerationResult:
     timings_s: dict[str, float] = field(default_factory=dict)
     files: dict[str, Path] = field(default_factory=dict)
 
-    def save(self, output: str | Path) -> dict[str, Path]:
+    def save(self, output: str | Path, timeline: bool = False) -> dict[str, Path]:
         """Write ``output`` (the scored video) and its side files, all or none; return their paths
-        (also kept in :attr:`files`)."""
+        (also kept in :attr:`files`). ``timeline`` adds ``OUT.otio`` for an editor's NLE."""
         started = time.perf_counter()
-        self.files = write_outputs(self, output)
+        self.files = write_outputs(self, output, timeline)
         self.timings_s["write"] = round(time.perf_counter() - started, 3)
         return self.files
 
@@ -146,7 +147,8 @@ class ScoringPipeline:
         """Score ``video``; nothing is written (see :meth:`GenerationResult.save`).
 
         ``cuts`` (a :class:`~diffbgm.video.shots.ShotList` or cut times) replaces shot detection;
-        ``captions`` (one string, or one per shot) replaces the automatic captions.
+        ``captions`` (one string, one per shot, or timed :class:`~diffbgm.video.caption_file.Caption`
+        entries) replaces the automatic captions.
 
         Raises
         ------
@@ -162,9 +164,12 @@ class ScoringPipeline:
         stopwatch = _Stopwatch()
         analysis = analyze_video(video, self.analysis_config, progress=False, cache_dir=self.cache_dir,
                                  cuts=cuts, encoder=self.image_encoder, device=self.device)
+        if captions is None:
+            captions = options.caption
+        elif not isinstance(captions, str) and captions and isinstance(captions[0], Caption):
+            captions = captions_for_shots(captions, analysis.shots)
         try:
-            analysis = apply_user_text(analysis, self.embedder, captions if captions is not None else options.caption,
-                                       options.mood)
+            analysis = apply_user_text(analysis, self.embedder, captions, options.mood)
         except ValueError as error:
             raise GenerationError(str(error)) from None
         stopwatch.lap("analyze")

@@ -1,0 +1,5 @@
+"""``python -m diffbgm.cli``."""
+
+from diffbgm.cli import main
+
+main()

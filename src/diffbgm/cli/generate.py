@@ -1,0 +1,178 @@
+"""``diffbgm generate``: score a video."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import click
+
+from diffbgm.cli.environment import check_device, default_cache_dir, set_threads
+from diffbgm.cli.paths import make_output_folder, remove_empty_folders
+
+
+def _generation_default(name: str):
+    from diffbgm.pipeline.options import default_of
+
+    return default_of(name)
+
+
+def _sampler_names() -> list[str]:
+    from diffbgm.diffusion.samplers import SAMPLERS
+
+    return list(SAMPLERS)
+
+
+@click.command("generate")
+@click.argument("video", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), required=True,
+              help="the scored video (.mp4, .mov, .mkv or .m4v); OUT.mid, OUT.wav, OUT.json, OUT.png and OUT.npz "
+                   "are written beside it")
+
+
+@click.option("--model", "model_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="weights file  [default: the model shipped in the package]")
+
+
+@click.option("--bpm", type=click.FloatRange(min=20, max=300), default=None, help="a fixed tempo instead of fitting cuts")
+@click.option("--tempo-range", nargs=2, type=click.FloatRange(min=20, max=300),
+              default=_generation_default("tempo_range"), help="lowest and highest tempo the timing may use")
+
+
+@click.option("--steps", type=click.IntRange(min=1), default=_generation_default("steps"),
+              help="diffusion sampling steps")
+
+
+@click.option("--sampler", type=click.Choice(_sampler_names()), default=_generation_default("sampler"),
+              help="diffusion sampler")
+
+
+@click.option("--guidance", type=float, default=_generation_default("guidance"), help="classifier-free guidance scale")
+@click.option("--seed", type=click.IntRange(min=0, max=2**32 - 1), default=_generation_default("seed"),
+              help="random seed (same seed and options -> same MIDI)")
+
+
+@click.option("--mood", type=str, default=None, help='mood words for the whole video, e.g. "calm, warm"')
+@click.option("--caption", type=str, default=None, help="your caption for the whole video")
+@click.option("--captions", "captions_file", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="captions per shot: one line per shot, 'START<TAB>caption' lines, or .srt/.vtt subtitles")
+@click.option("--cuts", "cuts_file", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="your cut list instead of shot detection: times (s or timecode), JSON, a PySceneDetect CSV, "
+                   "or an editor's CMX 3600 EDL, Final Cut Pro XML or .otio")
+@click.option("--otio", "write_otio", is_flag=True,
+              help="also write OUT.otio: the picture, the music and a marker on every downbeat, for your editor")
+@click.option("--key", type=str, default=_generation_default("key"), metavar='auto|none|"A minor"',
+              help='keep the music in this key, e.g. "A minor" or "Eb major"; auto: in the key the first '
+                   'window settles in; none: each window chooses its own')
+
+
+@click.option("--strict-key", is_flag=True,
+              help="hold every note to the scale of --key (a model that reads the key otherwise keeps POP909's "
+                   "share of passing notes)")
+
+
+@click.option("--groove", type=str, default=_generation_default("groove"), metavar="auto|none|FILE.mid",
+              help="auto: each window keeps the rhythmic figure of the music written before it; none: each "
+                   "window chooses its own; FILE.mid: every window takes that file's figure (models that read "
+                   "a groove)")
+
+
+@click.option("--groove-guidance", "groove_guidance", type=float, default=_generation_default("groove_guidance"),
+              help="how firmly every bar keeps the groove (extra guidance; 0: off, which saves a third of "
+                   "the model evaluations)")
+
+
+@click.option("--keep-audio", "keep_audio", type=str, default=None, metavar="LEVEL",
+              help="mix in the video's own sound at LEVEL (-12dB or a linear gain like 0.25)")
+
+
+@click.option("--soundfont", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="SoundFont (.sf2) for the synthesis")
+
+
+@click.option("--regenerate", nargs=2, type=click.FloatRange(min=0), default=None, metavar="START END",
+              help="re-write only this time range (seconds) of the earlier result at -o, keep the rest")
+
+
+@click.option("--device", default="cpu", help="torch device (cpu, cuda, cuda:1)")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="CPU threads  [default: the cores this process may use]")
+
+
+@click.option("--no-cache", is_flag=True, help="analyse the video again even if a cached result exists")
+@click.pass_context
+def generate(ctx, video, output, model_path, regenerate, device, threads, no_cache, captions_file, cuts_file,
+             write_otio, **chosen) -> None:
+    """Write background music for VIDEO and put it on the picture."""
+    import logging
+
+    from diffbgm.pipeline.options import REGENERATE_OPTIONS, GenerationError, GenerationOptions
+    from diffbgm.pipeline.outputs import check_outputs
+    from diffbgm.video.caption_file import CaptionFileError, read_captions
+    from diffbgm.video.cutlist import CutListError, read_cut_list
+    from diffbgm.video.decode import VideoError, probe_video
+
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    if not video.is_file():
+        raise click.ClickException(f"video not found: {video}")
+    tempo_range = chosen["tempo_range"]
+    if tempo_range[0] > tempo_range[1]:
+        raise click.ClickException(f"--tempo-range needs LOW <= HIGH, got {tempo_range[0]:g} {tempo_range[1]:g}")
+    chosen["tempo_range"] = tuple(tempo_range)
+    chosen["soundfont"] = str(chosen["soundfont"]) if chosen["soundfont"] else None
+    options = GenerationOptions(**chosen)
+    given = {name: value for name, value in chosen.items()
+             if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT}
+    check_device(device)
+    created = make_output_folder(output)
+    try:
+        # Everything that can be checked is checked before the models load and the video is decoded.
+        check_outputs(output, video, write_otio)
+        if regenerate is not None:
+            unchangeable = sorted(set(given) - set(REGENERATE_OPTIONS))
+            if unchangeable:
+                raise GenerationError(f"cannot change {', '.join('--' + n.replace('_', '-') for n in unchangeable)} "
+                                      f"when regenerating (only {', '.join(REGENERATE_OPTIONS)})")
+        (options if regenerate is None else dataclasses.replace(GenerationOptions(), **given)).check()
+        info = probe_video(video)
+        edits = {}
+        if cuts_file is not None:
+            edits["cuts"] = read_cut_list(cuts_file, info.duration_s, info.fps)
+        if captions_file is not None:
+            edits["captions"] = read_captions(captions_file)
+        if edits and regenerate is not None:
+            raise GenerationError("--cuts and --captions shape a new generation; they cannot change a --regenerate")
+        set_threads(threads)
+        result = _run_generation(video, output, model_path, regenerate, device, no_cache, options, given, edits,
+                                 write_otio)
+    except (GenerationError, VideoError, CutListError, CaptionFileError) as error:
+        remove_empty_folders(created)
+        raise click.ClickException(str(error)) from None
+    except BaseException:
+        remove_empty_folders(created)
+        raise
+    plan = result.plan
+    click.echo(f"{plan.n_bars} bars at {plan.tempo_bpm:.0f} BPM (median), "
+               f"{100 * plan.aligned_fraction:.0f} % of {len(plan.cuts_s)} cuts on downbeats; wrote {output} "
+               f"and {', '.join(Path(name).name for key, name in result.manifest['files'].items() if key != 'video')}")
+
+
+def _run_generation(video, output, model_path, regenerate, device, no_cache, options, given, edits, write_otio):
+    """Load the pipeline, generate (or regenerate) and save; user-fixable failures become GenerationError."""
+    from diffbgm.pipeline.options import GenerationError
+    from diffbgm.pipeline.scoring import ScoringPipeline
+    from diffbgm.render.audio import SynthesisError
+    from diffbgm.render.mux import MuxError
+    from diffbgm.video.decode import VideoError
+
+    try:
+        pipeline = ScoringPipeline.from_checkpoint(model_path, device=device,
+                                                   cache_dir=None if no_cache else default_cache_dir())
+        if regenerate is not None:
+            result = pipeline.regenerate(video, output, regenerate[0], regenerate[1], overrides=given)
+        else:
+            result = pipeline.generate(video, options, **edits)
+        result.save(output, timeline=write_otio)
+    except (VideoError, SynthesisError, MuxError, OSError) as error:
+        raise GenerationError(str(error).splitlines()[0] if str(error) else type(error).__name__) from None
+    return result
