@@ -25,9 +25,11 @@ import numpy as np
 from tqdm import tqdm
 
 from diffbgm.conditions.mood import Mood
-from diffbgm.video.decode import VideoError, iter_frames, probe_video
+from diffbgm.video.decode import VideoError, iter_frames, probe_video, stream_timing
 from diffbgm.video.dynamics import DynamicsExtractor, mark_cuts
+from diffbgm.video.edits import Transition, find_edits
 from diffbgm.video.shots import ShotDetector, ShotList
+from diffbgm.video.transitions import GridSignals
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +79,10 @@ class VideoAnalysis:
     ``frame_times`` (N,) are the analysis grid in seconds; every array in ``features`` and
     ``image_embeddings`` (N, 1280) is aligned with it. ``shots`` are ``(start_s, end_s)`` covering
     ``[0, duration_s]``; ``shot_captions`` and ``shot_moods`` have one entry per shot. ``fps``,
-    ``width`` and ``height`` describe the source video (display size, after rotation).
+    ``width`` and ``height`` describe the source video (display size, after rotation);
+    ``duration_s`` is the video stream's own length (the end of its last frame), not the grid's.
+    ``cuts_s`` are the musical boundaries: frame-exact hard cuts and the chosen points of the
+    ``transitions`` (fades, dissolves); ``accents_s`` are flash frames and blinks of a shot.
     """
 
     duration_s: float
@@ -97,6 +102,8 @@ class VideoAnalysis:
     source: str = ""
     source_hash: str = ""
     config: dict = field(default_factory=dict)
+    transitions: list[Transition] = field(default_factory=list)
+    accents_s: list[float] = field(default_factory=list)
 
     @property
     def shot_list(self) -> ShotList:
@@ -121,6 +128,8 @@ class VideoAnalysis:
             "analysis_fps": self.config.get("fps"),
             "n_frames": int(len(self.frame_times)),
             "cuts_s": list(self.cuts_s),
+            "transitions": [t.to_dict() for t in self.transitions],
+            "accents_s": list(self.accents_s),
             "shots": [
                 {
                     "start_s": start,
@@ -181,12 +190,16 @@ class VideoAnalysis:
             source=meta.get("source", ""),
             source_hash=meta.get("source_hash", ""),
             config=meta.get("config", {}),
+            # Analyses saved before transitions and accents existed have neither.
+            transitions=[Transition.from_dict(t) for t in meta.get("transitions", [])],
+            accents_s=[float(t) for t in meta.get("accents_s", [])],
         )
 
 
 # Part of every cache key: bump it whenever a change to the analysis changes its results, so that a
-# cached analysis from an older diffbgm is not served (2: no cut within min_shot_s of the end).
-ANALYSIS_VERSION = 2
+# cached analysis from an older diffbgm is not served (2: no cut within min_shot_s of the end;
+# 3: the stream's own length, frame-exact cuts, transitions and accents).
+ANALYSIS_VERSION = 3
 
 
 def file_hash(path: str | Path, chunk_bytes: int = 1 << 20) -> str:
@@ -280,6 +293,7 @@ def _run_analysis(
 ) -> VideoAnalysis:
     info = probe_video(path)
     detector = None if cuts is not None else ShotDetector(config.fps, config.detector, config.threshold, config.min_shot_s)
+    signals = None if cuts is not None else GridSignals()
     dynamics = DynamicsExtractor(config.fps, flow_width=config.flow_width)
     embed_step = max(1, round(config.fps / config.embed_fps))
     thumb_step = max(1, round(config.fps * config.thumbnail_every_s))
@@ -296,6 +310,7 @@ def _run_analysis(
             times.append(frame.time_s)
             if detector is not None:
                 detector.push(frame.time_s, frame.rgb)
+                signals.push(frame.rgb)
             dynamics.push(frame.rgb)
             if frame.index % embed_step == 0:
                 batch.append(frame.rgb)
@@ -314,14 +329,16 @@ def _run_analysis(
     if batch:
         embedded.append(encoder.embed(np.stack(batch)))
     frame_times = np.asarray(times, np.float64)
-    duration_s = max(float(info.duration_s), float(frame_times[-1]) + 1.0 / config.fps)
+    timing = stream_timing(path)
+    duration_s = timing.end_s
+    edits = None
     if cuts is not None:
         shot_list = cuts
     else:
-        # PySceneDetect keeps shots min_shot_s apart but not from the video's end, where a fade to
-        # black ends in a "cut" a frame or two before the last frame: no shot worth scoring.
-        detected = [t for t in detector.finish() if t <= duration_s - config.min_shot_s]
-        shot_list = ShotList(tuple(detected), duration_s)
+        edits = find_edits(path, signals, frame_times, detector.finish(), timing, config.fps)
+        # No boundary within min_shot_s of the video's end: no shot worth scoring.
+        boundaries = [t for t in edits.boundaries_s if t <= duration_s - config.min_shot_s]
+        shot_list = ShotList(tuple(boundaries), duration_s)
     shot_list = ShotList(shot_list.cuts_s, duration_s)
     cut_indices = np.searchsorted(frame_times, np.asarray(shot_list.cuts_s) - 1e-6)
     features = mark_cuts(dynamics.finish(), cut_indices)
@@ -343,6 +360,8 @@ def _run_analysis(
         thumbnail_times=np.asarray(thumbnail_times, np.float32),
         source=str(path),
         config=dataclasses.asdict(config),
+        transitions=edits.transitions if edits else [],
+        accents_s=edits.accents_s if edits else [],
     )
     _describe_shots(analysis, encoder, config.label_count)
     return analysis

@@ -1,0 +1,225 @@
+"""Edits as an editor placed them: frame-exact hard cuts, transitions with one musical point, accents.
+
+Shot detection on the analysis grid gives candidate cuts. Here they become:
+
+- hard cuts on their exact source frame (:mod:`diffbgm.video.refine`, a short decoded window each);
+- transitions (:mod:`diffbgm.video.transitions`): a fade out to black, a fade in from black, both
+  (``fade_through_black``) or a cross-dissolve, each with a start, an end and one musical point:
+  where the next picture begins to appear for the fades, the midpoint for a dissolve. Detector cuts
+  inside a transition are dropped, so a fade is not two cuts around a black shot;
+- accents: flash frames and shots far shorter than a beat, which are no boundary.
+
+Camera motion is dropped by the refinement (no single-frame spike). The musical boundaries (what
+``VideoAnalysis.cuts_s`` holds) are the hard cuts and the transitions' points.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from diffbgm.video.decode import SourceWindows, StreamTiming
+from diffbgm.video.refine import FLASH_S, WindowScores, refine_cut
+from diffbgm.video.transitions import GridSignals, Ramp, dark_runs, dissolves, luma_ramp, _shown_times
+
+TRANSITION_KINDS = ("fade_out", "fade_in", "fade_through_black", "dissolve")
+# Boundaries closer than this to the one before are accents (a beat at 200 BPM is 0.3 s).
+MIN_BOUNDARY_GAP_S = FLASH_S
+# Source time decoded on either side of a candidate's grid interval.
+_WINDOW_PAD_S = 0.4
+# A grid change this many times the local median (and above the candidate threshold) is a candidate
+# even when the detector's minimum shot length hid it.
+_GRID_SPIKE_RATIO = 2.5
+_GRID_CANDIDATE_SCORE = 12.0
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A gradual transition: ``start_s`` (first changed frame) to ``end_s`` (first frame of the
+    new picture); ``point_s`` is its musical boundary (None at the very start or end of a video)."""
+
+    kind: str
+    start_s: float
+    end_s: float
+    point_s: float | None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Transition:
+        point = data.get("point_s")
+        return cls(str(data["kind"]), float(data["start_s"]), float(data["end_s"]), None if point is None else float(point))
+
+
+@dataclass
+class Edits:
+    """Hard cuts, transitions and accents of a video (times in s from the container's start)."""
+
+    hard_cuts_s: list[float] = field(default_factory=list)
+    transitions: list[Transition] = field(default_factory=list)
+    accents_s: list[float] = field(default_factory=list)
+
+    @property
+    def boundaries_s(self) -> list[float]:
+        """The musical boundaries: hard cuts and transition points, in time order."""
+        points = [t.point_s for t in self.transitions if t.point_s is not None]
+        return sorted(self.hard_cuts_s + points)
+
+
+def grid_candidates(signals: GridSignals, grid_times: np.ndarray) -> list[float]:
+    """Grid times where the picture changes far more than around it (possible cuts)."""
+    from diffbgm.video.refine import _hsv, content_score
+
+    hsv = [_hsv(small) for small in signals.small]
+    scores = np.array([0.0] + [content_score(a, b) for a, b in zip(hsv, hsv[1:])])
+    found = []
+    for i in range(1, len(scores)):
+        around = np.delete(scores[max(1, i - 4) : i + 5], min(4, i - 1))
+        local = float(np.median(around)) if len(around) else 0.0
+        if scores[i] >= _GRID_CANDIDATE_SCORE and scores[i] >= _GRID_SPIKE_RATIO * local:
+            found.append(float(grid_times[i]))
+    return found
+
+
+def _windows(candidates: list[float], step_s: float) -> list[tuple[float, float, list[float]]]:
+    """Candidates grouped into overlapping decode windows ``(start_s, end_s, candidates)``."""
+    groups: list[tuple[float, float, list[float]]] = []
+    for t in sorted(candidates):
+        low, high = t - step_s - _WINDOW_PAD_S, t + _WINDOW_PAD_S
+        if groups and low <= groups[-1][1]:
+            start, _, members = groups[-1]
+            groups[-1] = (start, high, members + [t])
+        else:
+            groups.append((low, high, [t]))
+    return groups
+
+
+def _refine(path: Path, candidates: list[float], step_s: float, max_side: int) -> list:
+    events = []
+    with SourceWindows(path, max_side=max_side) as reader:
+        for low, high, members in _windows(candidates, step_s):
+            window = WindowScores(reader.read(max(0.0, low), high))
+            for t in members:
+                events.extend(refine_cut(window, t - step_s - 1e-6, t + 1e-6))
+    return events
+
+
+def _fades(luma: np.ndarray, shown: np.ndarray, grid_times: np.ndarray, timing: StreamTiming, fps: float):
+    """Transitions through black, and the grid spans they cover (detector cuts there are dropped)."""
+    found = []
+    last = len(luma) - 1
+    for first_dark, last_dark in dark_runs(luma):
+        out_ramp = luma_ramp(luma, shown, first_dark - 1, -1, fps) if first_dark > 0 else None
+        in_ramp = luma_ramp(luma, shown, last_dark + 1, +1, fps) if last_dark < last else None
+        if out_ramp is None and in_ramp is None:
+            continue
+        found.append((first_dark, last_dark, out_ramp, in_ramp))
+    return found
+
+
+def find_edits(
+    path: str | Path,
+    signals: GridSignals,
+    grid_times: np.ndarray,
+    detector_cuts_s: Sequence[float],
+    timing: StreamTiming,
+    fps: float,
+    max_side: int = 96,
+) -> Edits:
+    """Turn the grid's candidate cuts into frame-exact cuts, transitions and accents.
+
+    Parameters
+    ----------
+    path : the video (decoded again only in short windows around candidates).
+    signals : what :class:`GridSignals` collected over the analysis frames.
+    grid_times : (N,) the analysis grid in seconds.
+    detector_cuts_s : the shot detector's cuts (first grid frame of each new shot).
+    timing : the source frames' presentation times (:func:`diffbgm.video.decode.stream_timing`).
+    fps : the analysis rate.
+    max_side : size of the frames decoded for refinement.
+    """
+    path = Path(path)
+    step_s = 1.0 / fps
+    luma = np.asarray(signals.luma)
+    shown = _shown_times(np.asarray(grid_times, np.float64), timing)
+    end_s = timing.end_s
+    transitions: list[Transition] = []
+    covered: list[tuple[float, float]] = []  # no hard cut inside these
+    from_black: list[float] = []  # grid times of cuts out of black after a fade-out
+    into_black: list[float] = []  # grid times of cuts into black before a fade-in
+    for first_dark, last_dark, out_ramp, in_ramp in _fades(luma, shown, grid_times, timing, fps):
+        black_start = float(grid_times[first_dark])
+        black_end = float(grid_times[last_dark]) + step_s
+        start = timing.first_after(out_ramp.zero_s) if out_ramp else black_start
+        if out_ramp is None and first_dark > 0:
+            into_black.append(black_start)
+        if in_ramp is not None:
+            end = _nearest_frame(timing, in_ramp.one_s)
+            point = timing.first_after(in_ramp.zero_s)
+        else:
+            end = point = black_end  # refined below: the cut out of black
+            from_black.append(float(grid_times[min(last_dark + 1, len(grid_times) - 1)]))
+        kind = "fade_through_black" if out_ramp and in_ramp else "fade_out" if out_ramp else "fade_in"
+        at_edge = first_dark == 0 or last_dark == len(luma) - 1
+        if first_dark == 0:
+            kind, start = "fade_in", 0.0
+        if last_dark == len(luma) - 1:
+            kind, end = "fade_out", end_s
+        transitions.append(Transition(kind, start, end, None if at_edge else point))
+        covered.append((start - step_s, (end if in_ramp else black_end - step_s) + step_s))
+    for ramp in dissolves(signals.frames(), luma, shown, fps):
+        start, end = timing.first_after(ramp.zero_s), _nearest_frame(timing, ramp.one_s)
+        if any(a <= ramp.at(0.5) <= b for a, b in covered):
+            continue
+        transitions.append(Transition("dissolve", start, end, ramp.at(0.5)))
+        covered.append((start - step_s, end + step_s))
+
+    exact_edges = set(from_black) | set(into_black)
+    candidates = sorted(set(detector_cuts_s) | set(grid_candidates(signals, grid_times)) | exact_edges)
+    candidates = [t for t in candidates if not any(a < t < b for a, b in covered) or t in exact_edges]
+    events = _refine(path, candidates, step_s, max_side) if candidates else []
+    cuts = sorted({e.time_s for e in events if e.kind == "cut"})
+    accents = sorted({e.time_s for e in events if e.kind == "accent"})
+    # A fade-out followed by a cut out of black: the cut is the transition's point.
+    for index, transition in enumerate(transitions):
+        if transition.kind == "fade_out" and transition.point_s is not None:
+            exact = [c for c in cuts if abs(c - transition.point_s) <= 2 * step_s]
+            if exact:
+                transitions[index] = Transition("fade_out", transition.start_s, exact[0], exact[0])
+                cuts.remove(exact[0])
+        if transition.kind == "fade_in" and transition.start_s > 0:
+            # A cut into black before a fade-in: the transition starts there (no boundary).
+            exact = [c for c in cuts if abs(c - transition.start_s) <= 2 * step_s]
+            if exact:
+                transitions[index] = Transition("fade_in", exact[0], transition.end_s, transition.point_s)
+                cuts.remove(exact[0])
+    cuts = [c for c in cuts if not any(a < c < b for a, b in covered)]
+    edits = Edits(cuts, sorted(transitions, key=lambda t: t.start_s), accents)
+    return _spread(edits)
+
+
+def _nearest_frame(timing: StreamTiming, time_s: float) -> float:
+    times = timing.frame_times_s
+    index = int(np.clip(np.searchsorted(times, time_s), 1, len(times) - 1))
+    return float(times[index] if abs(times[index] - time_s) < abs(times[index - 1] - time_s) else times[index - 1])
+
+
+def _spread(edits: Edits) -> Edits:
+    """Boundaries closer than MIN_BOUNDARY_GAP_S to the previous one become accents (hard cuts only;
+    a transition's point always stays)."""
+    points = {t.point_s for t in edits.transitions if t.point_s is not None}
+    kept: list[float] = []
+    accents = list(edits.accents_s)
+    cuts = []
+    for time in edits.boundaries_s:
+        if kept and time - kept[-1] < MIN_BOUNDARY_GAP_S and time not in points:
+            accents.append(time)
+            continue
+        kept.append(time)
+        if time not in points:
+            cuts.append(time)
+    return Edits(cuts, edits.transitions, sorted(set(accents)))
