@@ -282,12 +282,15 @@ def write_clip(path: str | Path, clip: Clip) -> Truth:
     with av.open(str(path)) as container:
         origin = container.start_time / av.time_base if container.start_time is not None else 0.0
         stream = container.streams.video[0]
-        stored = sorted(p.pts for p in container.demux(stream) if p.pts is not None and p.size)
+        packets = sorted((p.pts, p.duration or 0) for p in container.demux(stream) if p.pts is not None and p.size)
+        stored = [pts for pts, _ in packets]
+        last_stored_s = float(packets[-1][1] * stream.time_base)
         t = [float(pts * stream.time_base) - origin for pts in stored]
     if len(t) != len(frames):
         raise RuntimeError(f"{path}: {len(frames)} frames written, {len(t)} stored")
     period = float(np.mean(np.diff(t))) if len(t) > 1 else 1.0 / clip.fps
-    last_period = (t[-1] - t[-2]) if clip.vfr_seed is not None and len(t) > 1 else 1.0 / clip.fps
+    # The last frame lasts what the container stores for it (the muxer's choice for a VFR stream).
+    last_period = last_stored_s or ((t[-1] - t[-2]) if clip.vfr_seed is not None and len(t) > 1 else 1.0 / clip.fps)
 
     def at(index: int) -> float:
         return t[index] if index < len(t) else t[-1] + last_period

@@ -34,6 +34,8 @@ _WINDOW_PAD_S = 0.4
 # even when the detector's minimum shot length hid it.
 _GRID_SPIKE_RATIO = 2.5
 _GRID_CANDIDATE_SCORE = 12.0
+# A fade at the very start or end may reach black this far outside the video.
+_EDGE_SLACK_S = 0.25
 
 
 @dataclass(frozen=True)
@@ -171,6 +173,9 @@ def find_edits(
             kind, end = "fade_out", end_s
         transitions.append(Transition(kind, start, end, None if at_edge else point))
         covered.append((start - step_s, (end if in_ramp else black_end - step_s) + step_s))
+    for transition in _fades_at_the_edges(luma, shown, timing, fps, transitions):
+        transitions.append(transition)
+        covered.append((transition.start_s - step_s, transition.end_s + step_s))
     for ramp in dissolves(signals.frames(), luma, shown, fps):
         start, end = timing.first_after(ramp.zero_s), _nearest_frame(timing, ramp.one_s)
         if any(a <= ramp.at(0.5) <= b for a, b in covered):
@@ -200,6 +205,21 @@ def find_edits(
     cuts = [c for c in cuts if not any(a < c < b for a, b in covered)]
     edits = Edits(cuts, sorted(transitions, key=lambda t: t.start_s), accents)
     return _spread(edits)
+
+
+def _fades_at_the_edges(luma: np.ndarray, shown: np.ndarray, timing: StreamTiming, fps: float, found: list[Transition]) -> list[Transition]:
+    """A fade in from the very start or out to the very end whose black the grid never shows (the
+    ramp reaches black within ``_EDGE_SLACK_S`` of the video's edge)."""
+    edges = []
+    if not any(t.start_s <= 0 for t in found):
+        ramp = luma_ramp(luma, shown, 0, +1, fps)
+        if ramp is not None and ramp.zero_s >= -_EDGE_SLACK_S:
+            edges.append(Transition("fade_in", 0.0, _nearest_frame(timing, ramp.one_s), None))
+    if not any(t.end_s >= timing.end_s for t in found):
+        ramp = luma_ramp(luma, shown, len(luma) - 1, -1, fps)
+        if ramp is not None and ramp.one_s <= timing.end_s + _EDGE_SLACK_S:
+            edges.append(Transition("fade_out", timing.first_after(ramp.zero_s), timing.end_s, None))
+    return edges
 
 
 def _nearest_frame(timing: StreamTiming, time_s: float) -> float:

@@ -61,8 +61,11 @@ class WindowScores:
             self.scores[j] = content_score(self.hsv[j - 1], self.hsv[j])
 
     def is_spike(self, j: int) -> bool:
-        others = np.delete(self.scores[1:], [k - 1 for k in (j - 1, j, j + 1) if 1 <= k < len(self.scores)])
-        baseline = float(np.median(others)) if len(others) else 0.0
+        """Whether the change into frame ``j`` stands out from the changes on *both* sides of it
+        (a camera that starts to move changes as much after that frame as at it)."""
+        before = self.scores[max(1, j - 6) : max(1, j - 1)]
+        after = self.scores[j + 2 : j + 8]
+        baseline = max((float(np.median(side)) for side in (before, after) if len(side)), default=0.0)
         return self.scores[j] >= max(MIN_CUT_SCORE, SPIKE_RATIO * baseline)
 
     def returns(self, first: int, last: int) -> bool:
