@@ -110,11 +110,11 @@ def _refine(path: Path, candidates: list[float], step_s: float, max_side: int) -
     return events
 
 
-def _fades(luma: np.ndarray, shown: np.ndarray, grid_times: np.ndarray, timing: StreamTiming, fps: float):
+def _fades(luma: np.ndarray, spread: np.ndarray, shown: np.ndarray, fps: float):
     """Transitions through black, and the grid spans they cover (detector cuts there are dropped)."""
     found = []
     last = len(luma) - 1
-    for first_dark, last_dark in dark_runs(luma):
+    for first_dark, last_dark in dark_runs(luma, spread):
         out_ramp = luma_ramp(luma, shown, first_dark - 1, -1, fps) if first_dark > 0 else None
         in_ramp = luma_ramp(luma, shown, last_dark + 1, +1, fps) if last_dark < last else None
         if out_ramp is None and in_ramp is None:
@@ -153,7 +153,7 @@ def find_edits(
     covered: list[tuple[float, float]] = []  # no hard cut inside these
     from_black: list[float] = []  # grid times of cuts out of black after a fade-out
     into_black: list[float] = []  # grid times of cuts into black before a fade-in
-    for first_dark, last_dark, out_ramp, in_ramp in _fades(luma, shown, grid_times, timing, fps):
+    for first_dark, last_dark, out_ramp, in_ramp in _fades(luma, np.asarray(signals.spread), shown, fps):
         black_start = float(grid_times[first_dark])
         black_end = float(grid_times[last_dark]) + step_s
         start = timing.first_after(out_ramp.zero_s) if out_ramp else black_start
@@ -176,7 +176,7 @@ def find_edits(
     for transition in _fades_at_the_edges(luma, shown, timing, fps, transitions):
         transitions.append(transition)
         covered.append((transition.start_s - step_s, transition.end_s + step_s))
-    for ramp in dissolves(signals.frames(), luma, shown, fps):
+    for ramp in dissolves(signals, shown, fps):
         start, end = timing.first_after(ramp.zero_s), _nearest_frame(timing, ramp.one_s)
         if any(a <= ramp.at(0.5) <= b for a, b in covered):
             continue

@@ -19,9 +19,17 @@ import numpy as np
 
 from diffbgm.video.decode import StreamTiming
 
-# Mean luma (0..255) below which a frame is black; PySceneDetect's threshold detector uses 12 on the
-# mean pixel value, a little higher absorbs the encoder's noise in the dark.
-BLACK_LUMA = 16.0
+# Mean luma (0..255) below which a frame is black (PySceneDetect's threshold detector uses 12 on the
+# mean pixel value), if its luma also varies less than BLACK_SPREAD: a night sky of bright stars is
+# dark but no black, and the first frames of a fade in to it must not count as black either.
+BLACK_LUMA = 10.0
+BLACK_SPREAD = 8.0
+# A grid point can fall a few source frames off a one-frame black: a dip this dark between two
+# brighter sides is black the grid stepped over.
+_DIP_LUMA = 32.0
+# Two frames one warp apart (correlation of ECC alignment, Evangelidis & Psarakis, PAMI 2008) show
+# one picture moved by the camera, not two pictures mixed.
+SAME_PICTURE_CORRELATION = 0.9
 # Tiny frames are enough to tell a mix from a shift and keep the per-frame cost negligible.
 _MIX_WIDTH = 48
 # Neighbour distance (grid frames) of the mix test, and its limits: relative residual and the
@@ -49,13 +57,16 @@ class GridSignals:
     def __init__(self) -> None:
         self.small: list[np.ndarray] = []
         self.luma: list[float] = []
+        self.spread: list[float] = []
 
     def push(self, rgb: np.ndarray) -> None:
         height, width = rgb.shape[:2]
         size = (_MIX_WIDTH, max(2, round(_MIX_WIDTH * height / width)))
         small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
         self.small.append(small)
-        self.luma.append(float(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).mean()))
+        grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+        self.luma.append(float(grey.mean()))
+        self.spread.append(float(grey.std()))
 
     def frames(self) -> np.ndarray:
         """(N, M) float32: every tiny frame flattened."""
@@ -78,13 +89,13 @@ def _shown_times(grid_times: np.ndarray, timing: StreamTiming) -> np.ndarray:
     return timing.frame_times_s[np.clip(index, 0, len(timing.frame_times_s) - 1)]
 
 
-def dark_runs(luma: np.ndarray) -> list[tuple[int, int]]:
+def dark_runs(luma: np.ndarray, spread: np.ndarray) -> list[tuple[int, int]]:
     """``[(first, last)]`` grid indices of runs of black frames, and of sharp dips close to black
     (a fade out and straight back in whose black the grid steps over)."""
-    dark = luma < BLACK_LUMA
+    dark = (luma < BLACK_LUMA) & (spread < BLACK_SPREAD)
     n = len(luma)
     for i in range(1, n - 1):
-        if not dark[i] and luma[i] < 2 * BLACK_LUMA and luma[i] <= luma[i - 1] and luma[i] <= luma[i + 1]:
+        if not dark[i] and luma[i] < _DIP_LUMA and luma[i] + 2 < min(luma[i - 1], luma[i + 1]):
             around = luma[max(0, i - 8) : i + 9]
             dark[i] = luma[i] < 0.35 * around.max()
     runs, start = [], None
@@ -109,7 +120,7 @@ def luma_ramp(luma: np.ndarray, shown_s: np.ndarray, edge: int, step: int, fps: 
     while 0 <= i + step < n and abs(i - edge) < limit and luma[i + step] > luma[i] + 0.5:
         i += step
     top = luma[i]
-    if top < 2 * BLACK_LUMA:
+    if top < 1.5 * BLACK_LUMA:
         return None
     inside = sorted(range(min(edge, i), max(edge, i) + 1))
     inside = [k for k in inside if BLACK_LUMA * 0.5 < luma[k] < 0.93 * top]
@@ -139,8 +150,9 @@ def mix_flags(frames: np.ndarray, luma: np.ndarray) -> np.ndarray:
     return flags
 
 
-def dissolves(frames: np.ndarray, luma: np.ndarray, shown_s: np.ndarray, fps: float) -> list[Ramp]:
-    """Cross-dissolves between two pictures (neither black), as fitted ramps."""
+def dissolves(signals: GridSignals, shown_s: np.ndarray, fps: float) -> list[Ramp]:
+    """Cross-dissolves between two pictures (neither black, not one moved by the camera), as fitted ramps."""
+    frames, luma = signals.frames(), np.asarray(signals.luma)
     flags = mix_flags(frames, luma)
     ramps = []
     i, n = 0, len(flags)
@@ -152,10 +164,22 @@ def dissolves(frames: np.ndarray, luma: np.ndarray, shown_s: np.ndarray, fps: fl
         while j + 1 < n and (flags[j + 1] or (j + 2 < n and flags[j + 2])):
             j += 1
         ramp = _dissolve_ramp(frames, luma, shown_s, i, j, fps)
-        if ramp is not None:
+        ends = signals.small[max(0, i - _MIX_STEP)], signals.small[min(n - 1, j + _MIX_STEP)]
+        if ramp is not None and not same_picture(*ends):
             ramps.append(ramp)
         i = j + 1
     return ramps
+
+
+def same_picture(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether RGB frame ``b`` is frame ``a`` moved by the camera (an affine warp aligns them)."""
+    grey_a, grey_b = (cv2.cvtColor(x, cv2.COLOR_RGB2GRAY).astype(np.float32) for x in (a, b))
+    criteria = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 100, 1e-5)
+    try:
+        correlation, _ = cv2.findTransformECC(grey_b, grey_a, np.eye(2, 3, dtype=np.float32), cv2.MOTION_AFFINE, criteria, None, 3)
+    except cv2.error:
+        return False  # no alignment converges: two different pictures
+    return correlation >= SAME_PICTURE_CORRELATION
 
 
 def _dissolve_ramp(frames: np.ndarray, luma: np.ndarray, shown_s: np.ndarray, first: int, last: int, fps: float) -> Ramp | None:
