@@ -27,7 +27,7 @@ from tqdm import tqdm
 from diffbgm.conditions.mood import Mood
 from diffbgm.video.decode import VideoError, iter_frames, probe_video, stream_timing
 from diffbgm.video.dynamics import DynamicsExtractor, mark_cuts
-from diffbgm.video.edits import Transition, find_edits
+from diffbgm.video.edits import SourceLuma, Transition, find_edits
 from diffbgm.video.shots import ShotDetector, ShotList
 from diffbgm.video.transitions import GridSignals
 
@@ -294,6 +294,7 @@ def _run_analysis(
     info = probe_video(path)
     detector = None if cuts is not None else ShotDetector(config.fps, config.detector, config.threshold, config.min_shot_s)
     signals = None if cuts is not None else GridSignals()
+    source_luma = None if cuts is not None else SourceLuma()
     dynamics = DynamicsExtractor(config.fps, flow_width=config.flow_width)
     embed_step = max(1, round(config.fps / config.embed_fps))
     thumb_step = max(1, round(config.fps * config.thumbnail_every_s))
@@ -306,7 +307,7 @@ def _run_analysis(
     expected = math.ceil(info.duration_s * config.fps) if info.duration_s > 0 else None
     bar = tqdm(total=expected, disable=not progress, unit="frame", desc=f"analysing {path.name}", leave=False)
     try:
-        for frame in iter_frames(path, fps=config.fps, max_side=config.max_side):
+        for frame in iter_frames(path, fps=config.fps, max_side=config.max_side, on_source_frame=source_luma):
             times.append(frame.time_s)
             if detector is not None:
                 detector.push(frame.time_s, frame.rgb)
@@ -335,7 +336,7 @@ def _run_analysis(
     if cuts is not None:
         shot_list = cuts
     else:
-        edits = find_edits(path, signals, frame_times, detector.finish(), timing, config.fps)
+        edits = find_edits(path, signals, frame_times, detector.finish(), timing, config.fps, source_luma)
         # No boundary within min_shot_s of the video's end: no shot worth scoring.
         boundaries = [t for t in edits.boundaries_s if t <= duration_s - config.min_shot_s]
         shot_list = ShotList(tuple(boundaries), duration_s)

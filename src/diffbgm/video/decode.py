@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,6 +139,7 @@ def iter_frames(
     fps: float = 8.0,
     max_side: int = 256,
     threads: int = 0,
+    on_source_frame: Callable[[float, av.VideoFrame], None] | None = None,
 ) -> Iterator[Frame]:
     """Yield the video's frames on the grid ``k / fps`` s, downscaled to ``max_side`` and upright.
 
@@ -148,6 +149,8 @@ def iter_frames(
     fps : analysis rate, frames per second of video time.
     max_side : the longer side of the frames yielded, in pixels (never upscaled).
     threads : decoder threads (0: FFmpeg's choice).
+    on_source_frame : called with ``(time_s, frame)`` for every decoded source frame, in time order
+        (a cheap look at frames the grid skips, e.g. :func:`frame_luma`).
 
     Raises
     ------
@@ -191,6 +194,8 @@ def iter_frames(
                     # Out-of-order or duplicate timestamps: keep the grid monotonic.
                     continue
                 last_time = time_s
+                if on_source_frame is not None:
+                    on_source_frame(time_s, frame)
                 if held is not None:
                     # ``held`` is on screen from its own time until ``time_s``.
                     while index / fps < time_s:
@@ -356,3 +361,15 @@ class SourceWindows:
     def _convert(frame: av.VideoFrame, time_s: float, size: tuple[int, int]) -> Frame:
         rgb = frame.reformat(width=size[0], height=size[1], format="rgb24", interpolation="AREA").to_ndarray()
         return Frame(0, time_s, rgb)
+
+
+def frame_luma(frame: av.VideoFrame, step: int = 8) -> float | None:
+    """Mean luma (0..1) of a decoded frame from every ``step``-th sample of its luma plane, without
+    converting it; None for a format without a luma plane (RGB)."""
+    component = frame.format.components[0]
+    if not component.is_luma:
+        return None
+    plane = frame.planes[component.plane]
+    dtype = np.uint8 if component.bits <= 8 else np.uint16
+    samples = np.frombuffer(plane, dtype).reshape(plane.height, -1)[::step, : plane.width : step]
+    return float(samples.mean()) / ((1 << component.bits) - 1)

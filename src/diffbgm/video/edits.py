@@ -21,7 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from diffbgm.video.decode import SourceWindows, StreamTiming
+import av
+
+from diffbgm.video.decode import SourceWindows, StreamTiming, frame_luma
 from diffbgm.video.refine import FLASH_S, WindowScores, refine_cut
 from diffbgm.video.transitions import GridSignals, Ramp, dark_runs, dissolves, luma_ramp, _shown_times
 
@@ -34,6 +36,8 @@ _WINDOW_PAD_S = 0.4
 # even when the detector's minimum shot length hid it.
 _GRID_SPIKE_RATIO = 2.5
 _GRID_CANDIDATE_SCORE = 12.0
+# A jump of mean luma (0..1) between two source frames this large may be a flash the grid skipped.
+_LUMA_JUMP = 0.08
 # A fade at the very start or end may reach black this far outside the video.
 _EDGE_SLACK_S = 0.25
 
@@ -70,6 +74,28 @@ class Edits:
         """The musical boundaries: hard cuts and transition points, in time order."""
         points = [t.point_s for t in self.transitions if t.point_s is not None]
         return sorted(self.hard_cuts_s + points)
+
+
+class SourceLuma:
+    """Mean luma of every source frame, recorded while the analysis decodes (pass as
+    ``iter_frames(..., on_source_frame=recorder)``): the grid sees one frame in three at 24 fps,
+    a one-frame flash shows up here."""
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+        self.luma: list[float] = []
+
+    def __call__(self, time_s: float, frame: av.VideoFrame) -> None:
+        luma = frame_luma(frame)
+        if luma is not None:
+            self.times.append(time_s)
+            self.luma.append(luma)
+
+    def candidates(self, fps: float) -> list[float]:
+        """Grid times (the first grid point showing the new frame) of sudden luma jumps."""
+        luma = np.asarray(self.luma)
+        jumps = np.flatnonzero(np.abs(np.diff(luma)) >= _LUMA_JUMP) + 1
+        return sorted({float(np.ceil(self.times[j] * fps - 1e-6) / fps) for j in jumps})
 
 
 def grid_candidates(signals: GridSignals, grid_times: np.ndarray) -> list[float]:
@@ -130,6 +156,7 @@ def find_edits(
     detector_cuts_s: Sequence[float],
     timing: StreamTiming,
     fps: float,
+    source_luma: SourceLuma | None = None,
     max_side: int = 96,
 ) -> Edits:
     """Turn the grid's candidate cuts into frame-exact cuts, transitions and accents.
@@ -142,6 +169,7 @@ def find_edits(
     detector_cuts_s : the shot detector's cuts (first grid frame of each new shot).
     timing : the source frames' presentation times (:func:`diffbgm.video.decode.stream_timing`).
     fps : the analysis rate.
+    source_luma : the luma of every source frame, if recorded (finds flashes between grid points).
     max_side : size of the frames decoded for refinement.
     """
     path = Path(path)
@@ -184,7 +212,10 @@ def find_edits(
         covered.append((start - step_s, end + step_s))
 
     exact_edges = set(from_black) | set(into_black)
-    candidates = sorted(set(detector_cuts_s) | set(grid_candidates(signals, grid_times)) | exact_edges)
+    found = set(detector_cuts_s) | set(grid_candidates(signals, grid_times)) | exact_edges
+    if source_luma is not None:
+        found |= set(source_luma.candidates(fps))
+    candidates = sorted(found)
     candidates = [t for t in candidates if not any(a < t < b for a, b in covered) or t in exact_edges]
     events = _refine(path, candidates, step_s, max_side) if candidates else []
     cuts = sorted({e.time_s for e in events if e.kind == "cut"})

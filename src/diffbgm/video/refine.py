@@ -28,6 +28,8 @@ SPIKE_RATIO = 3.0
 MIN_CUT_SCORE = 12.0
 # A picture that returns within this long after a spike was a flash (or a shot too short to score).
 FLASH_S = 0.3
+# Saturation (0..255) below which a pixel is grey and its hue meaningless.
+_GREY_SATURATION = 32
 
 
 @dataclass(frozen=True)
@@ -43,11 +45,15 @@ def _hsv(rgb: np.ndarray) -> np.ndarray:
 
 
 def content_score(a_hsv: np.ndarray, b_hsv: np.ndarray) -> float:
-    """PySceneDetect's content value between two HSV frames, with :data:`CONTENT_WEIGHTS`."""
+    """PySceneDetect's content value between two HSV frames, with :data:`CONTENT_WEIGHTS`, except
+    that hue counts only where both pixels have colour: the hue of a grey pixel is the encoder's
+    chroma noise, and a grey picture would otherwise change hue wildly from one frame to the next."""
     weights = (CONTENT_WEIGHTS.delta_hue, CONTENT_WEIGHTS.delta_sat, CONTENT_WEIGHTS.delta_lum)
+    coloured = np.minimum(a_hsv[..., 1], b_hsv[..., 1]) >= _GREY_SATURATION
     # OpenCV's 8-bit hue spans 0..179 in PySceneDetect; the FULL conversion spans 0..255, so scale back.
-    deltas = np.abs(a_hsv - b_hsv).reshape(-1, 3).mean(0) * np.array([180 / 256, 1.0, 1.0])
-    return float(np.dot(deltas, weights) / sum(weights))
+    delta_hue = float((np.abs(a_hsv[..., 0] - b_hsv[..., 0]) * coloured).mean()) * 180 / 256
+    delta_sat, delta_lum = np.abs(a_hsv[..., 1:] - b_hsv[..., 1:]).reshape(-1, 2).mean(0)
+    return float(np.dot((delta_hue, delta_sat, delta_lum), weights) / sum(weights))
 
 
 class WindowScores:
