@@ -50,44 +50,58 @@ def _frames(seed: int, n: int, fps: float, low_s: float = 0.9, high_s: float = 2
     return [int(rng.uniform(low_s, high_s) * fps) for _ in range(n)]
 
 
-def corpus(long: bool = False) -> list[tuple[str, str, Clip, str]]:
-    """``(class, name, clip, suffix)``: at least two clips per class."""
+def corpus(long: bool = False, variant: int = 0) -> list[tuple[str, str, Clip, str]]:
+    """``(class, name, clip, suffix)``: at least two clips per class; ``variant`` draws other photos,
+    shot lengths and camera paths."""
+    offset = 1000 * variant
+
+    def photos(seed: int, n: int) -> list[str]:
+        return _photos(seed + offset, n)
+
+    def lengths(seed: int, n: int, fps: float) -> list[int]:
+        return _frames(seed + offset, n, fps)
+
     clips = []
     for seed in range(3):
         fps = (24000 / 1001, 25.0, 30000 / 1001)[seed]
-        clips.append(("hard cuts", f"cuts{seed}", Clip(shot_sequence(_photos(seed, 5), _frames(seed, 5, fps), seed=seed), (Cut(),) * 4, fps=fps), ".mp4"))
+        clips.append(("hard cuts", f"cuts{seed}", Clip(shot_sequence(photos(seed, 5), lengths(seed, 5, fps), moving=seed == 2, seed=seed + offset), (Cut(),) * 4, fps=fps), ".mp4"))
     for seed, fps in enumerate((24000 / 1001, 30000 / 1001, 60000 / 1001, 25.0)):
-        clips.append(("frame rates", f"fps{fps:.2f}", Clip(shot_sequence(_photos(seed + 10, 4), _frames(seed, 4, fps), seed=seed), (Cut(),) * 3, fps=fps), ".mkv"))
+        clips.append(("frame rates", f"fps{fps:.2f}", Clip(shot_sequence(photos(seed + 10, 4), lengths(seed, 4, fps), seed=seed + offset), (Cut(),) * 3, fps=fps), ".mkv"))
     for seed in range(2):
         edits = (Fade(12 + 4 * seed, 20, 12), Fade(10, 8 * seed, 0), Fade(0, 10, 14))
-        clips.append(("fades", f"fades{seed}", Clip(shot_sequence(_photos(seed + 20, 4), [55, 60, 50, 50], seed=seed), edits, fps=25.0, fade_in_frames=10 * seed, fade_out_frames=12), ".mp4"))
-    clips.append(("fades", "dip", Clip(shot_sequence(_photos(23, 2), [50, 50]), (Fade(10, 1, 10),), fps=24000 / 1001), ".mp4"))
+        clips.append(("fades", f"fades{seed}", Clip(shot_sequence(photos(seed + 20, 4), [55, 60, 50, 50], seed=seed + offset), edits, fps=25.0, fade_in_frames=10 * seed, fade_out_frames=12), ".mp4"))
+    clips.append(("fades", "dip", Clip(shot_sequence(photos(23, 2), [50, 50]), (Fade(10, 1, 10),), fps=24000 / 1001), ".mp4"))
     for seed in range(3):
         edits = (Dissolve(6 + 6 * seed), Cut(), Dissolve(24 - 5 * seed))
-        clips.append(("dissolves", f"dissolve{seed}", Clip(shot_sequence(_photos(seed + 30, 4), [50, 60, 50, 50], seed=seed), edits, fps=(25.0, 30000 / 1001, 24000 / 1001)[seed]), ".mp4"))
+        clips.append(("dissolves", f"dissolve{seed}", Clip(shot_sequence(photos(seed + 30, 4), [50, 60, 50, 50], moving=seed == 2, seed=seed + offset), edits, fps=(25.0, 30000 / 1001, 24000 / 1001)[seed]), ".mp4"))
     for seed in range(2):
+        first, second = photos(seed + 40, 2)
         shots = (
-            Shot(_photos(seed + 40, 1)[0], 60, Camera((0.5, 0.5, 0.7)), flashes=((15, 1), (40, 2))),
-            Shot(_photos(seed + 41, 1)[0], 60, Camera((0.4, 0.5, 0.7), (0.6, 0.5, 0.6)), flashes=((30, 1 + seed),)),
+            Shot(first, 60, Camera((0.5, 0.5, 0.7)), flashes=((15, 1), (40, 2))),
+            Shot(second, 60, Camera((0.4, 0.5, 0.7), (0.6, 0.5, 0.6)), flashes=((30, 1 + seed),)),
         )
         clips.append(("flash frames", f"flash{seed}", Clip(shots, (Cut(),), fps=(24.0, 30000 / 1001)[seed]), ".mp4"))
     for seed in range(3):
-        photo = ("hubble_deep_field", "retina", "coffee")[seed]
-        still = Shot(photo, 36, Camera((0.3, 0.5, 0.6)))
-        pan = Shot(photo, 75, Camera((0.3, 0.5, 0.6), (0.75, 0.45, 0.3 + 0.2 * seed)))
-        shaky = Shot(_photos(seed + 50, 1)[0], 70, Camera((0.5, 0.5, 0.8), shake_px=4 + 3 * seed, seed=seed))
+        photo, other = photos(seed + 50, 2)
+        rng = np.random.default_rng(seed + offset)
+        # A still camera that starts a fast pan and zoom (in or out): one continuous shot.
+        start = (0.3, 0.5, 0.6)
+        end = (rng.uniform(0.6, 0.8), rng.uniform(0.4, 0.6), rng.choice([rng.uniform(0.25, 0.4), rng.uniform(0.8, 0.95)]))
+        still = Shot(photo, 36, Camera(start))
+        pan = Shot(photo, 75, Camera(start, end))
+        shaky = Shot(other, 70, Camera((0.5, 0.5, 0.8), shake_px=4 + 3 * seed, seed=seed + offset))
         clips.append(("pans/zooms/shake", f"motion{seed}", Clip((still, pan, shaky), (Continue(), Cut()), fps=30000 / 1001), ".mp4"))
     for seed in range(2):
         frames = [45, 6 + seed, 40, 9, 10, 50, 120 + 60 * seed]  # blinks, 0.36-0.4 s shots and a long one
-        clips.append(("short and long shots", f"short{seed}", Clip(shot_sequence(_photos(seed + 60, 7), frames, seed=seed), (Cut(),) * 6, fps=25.0), ".mp4"))
+        clips.append(("short and long shots", f"short{seed}", Clip(shot_sequence(photos(seed + 60, 7), frames, seed=seed + offset), (Cut(),) * 6, fps=25.0), ".mp4"))
     for seed in range(2):
-        clips.append(("VFR", f"vfr{seed}", Clip(shot_sequence(_photos(seed + 70, 4), _frames(seed, 4, 30), seed=seed), (Cut(), Dissolve(12), Cut()), fps=30.0, vfr_seed=seed), (".mkv", ".mp4")[seed]))
+        clips.append(("VFR", f"vfr{seed}", Clip(shot_sequence(photos(seed + 70, 4), lengths(seed, 4, 30), seed=seed + offset), (Cut(), Dissolve(12), Cut()), fps=30.0, vfr_seed=seed + offset), (".mkv", ".mp4")[seed]))
     for seed in range(2):
-        clips.append(("delayed first frame", f"late{seed}", Clip(shot_sequence(_photos(seed + 80, 3), _frames(seed, 3, 25), seed=seed), (Cut(), Fade(10, 10, 10)), fps=25.0, start_s=0.21 + 0.3 * seed, audio=seed == 0), ".mp4"))
+        clips.append(("delayed first frame", f"late{seed}", Clip(shot_sequence(photos(seed + 80, 3), lengths(seed, 3, 25), seed=seed + offset), (Cut(), Fade(10, 10, 10)), fps=25.0, start_s=0.21 + 0.3 * seed, audio=seed == 0), ".mp4"))
     for seed, rotation in enumerate((90, 270)):
-        clips.append(("rotation", f"rot{rotation}", Clip(shot_sequence(_photos(seed + 90, 3), _frames(seed, 3, 30), seed=seed), (Cut(), Cut()), fps=30000 / 1001, rotation=rotation), ".mov"))
+        clips.append(("rotation", f"rot{rotation}", Clip(shot_sequence(photos(seed + 90, 3), lengths(seed, 3, 30), seed=seed + offset), (Cut(), Cut()), fps=30000 / 1001, rotation=rotation), ".mov"))
     for seed in range(2):
-        clips.append(("1-s clip", f"one{seed}", Clip(shot_sequence(_photos(seed + 95, 2), [9 + seed, 16 - seed]), (Cut(),), fps=25.0), ".mp4"))
+        clips.append(("1-s clip", f"one{seed}", Clip(shot_sequence(photos(seed + 95, 2), [9 + seed, 16 - seed]), (Cut(),), fps=25.0), ".mp4"))
     if long:
         n = 200
         fps = 24000 / 1001
@@ -116,10 +130,11 @@ def score(truth: Truth, cuts: list[float], accents: list[float], duration_s: flo
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--long", action="store_true", help="also analyse a 10-minute clip")
+    parser.add_argument("--variant", type=int, default=0, help="another draw of the corpus (0: the default one)")
     args = parser.parse_args()
     results: dict[str, list[dict]] = defaultdict(list)
     with tempfile.TemporaryDirectory() as folder:
-        for kind, name, clip, suffix in corpus(args.long):
+        for kind, name, clip, suffix in corpus(args.long, args.variant):
             path = Path(folder) / f"{name}{suffix}"
             truth = write_clip(path, clip)
             start = time.perf_counter()
