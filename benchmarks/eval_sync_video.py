@@ -104,11 +104,14 @@ def corpus(long: bool = False, variant: int = 0) -> list[tuple[str, str, Clip, s
     for seed in range(2):
         clips.append(("1-s clip", f"one{seed}", Clip(shot_sequence(photos(seed + 95, 2), [9 + seed, 16 - seed]), (Cut(),), fps=25.0), ".mp4"))
     if long:
-        n = 200
         fps = 24000 / 1001
-        rng = np.random.default_rng(7)
-        frames = [int(rng.uniform(1.5, 5.0) * fps) for _ in range(n)]
-        frames[-1] += int(600 * fps) - sum(frames)
+        rng = np.random.default_rng(7 + offset)
+        frames = []
+        while sum(frames) < 600 * fps:
+            frames.append(int(rng.uniform(1.5, 5.0) * fps))
+        frames[-1] -= sum(frames) - int(600 * fps)
+        frames[-1] = max(frames[-1], int(fps))
+        n = len(frames)
         kinds = [Cut(), Dissolve(12), Fade(10, 6, 10), Cut()]
         clips.append(("10-min clip", "long", Clip(shot_sequence([PHOTOS[i % len(PHOTOS)] for i in range(n)], frames, seed=7), tuple(kinds[i % 4] for i in range(n - 1)), fps=fps), ".mp4"))
     return clips

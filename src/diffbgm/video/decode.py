@@ -239,9 +239,11 @@ class StreamTiming:
     frame_times_s: np.ndarray
     end_s: float
 
-    def frame_at(self, time_s: float) -> int:
-        """Index of the frame on screen at ``time_s`` (the first frame before it starts)."""
-        return max(0, int(np.searchsorted(self.frame_times_s, time_s + 1e-9, side="right")) - 1)
+    def nearest(self, time_s: float) -> float:
+        """The presentation time of the frame whose start is nearest ``time_s``."""
+        times = self.frame_times_s
+        index = int(np.argmin(np.abs(times - time_s)))
+        return float(times[index])
 
     def first_after(self, time_s: float) -> float:
         """The presentation time of the first frame shown strictly after ``time_s`` (or ``end_s``)."""

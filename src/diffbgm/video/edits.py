@@ -19,13 +19,12 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import av
 import numpy as np
 
-import av
-
 from diffbgm.video.decode import SourceWindows, StreamTiming, frame_luma
-from diffbgm.video.refine import FLASH_S, WindowScores, refine_cut
-from diffbgm.video.transitions import GridSignals, Ramp, dark_runs, dissolves, luma_ramp, _shown_times
+from diffbgm.video.refine import FLASH_S, EditEvent, WindowScores, content_score, hsv_of, refine_cut
+from diffbgm.video.transitions import GridSignals, dark_runs, dissolves, luma_ramp, shown_times
 
 TRANSITION_KINDS = ("fade_out", "fade_in", "fade_through_black", "dissolve")
 # Boundaries closer than this to the one before are accents (a beat at 200 BPM is 0.3 s).
@@ -100,9 +99,7 @@ class SourceLuma:
 
 def grid_candidates(signals: GridSignals, grid_times: np.ndarray) -> list[float]:
     """Grid times where the picture changes far more than around it (possible cuts)."""
-    from diffbgm.video.refine import _hsv, content_score
-
-    hsv = [_hsv(small) for small in signals.small]
+    hsv = [hsv_of(small) for small in signals.small]
     scores = np.array([0.0] + [content_score(a, b) for a, b in zip(hsv, hsv[1:])])
     found = []
     for i in range(1, len(scores)):
@@ -126,7 +123,7 @@ def _windows(candidates: list[float], step_s: float) -> list[tuple[float, float,
     return groups
 
 
-def _refine(path: Path, candidates: list[float], step_s: float, max_side: int) -> list:
+def _refine(path: Path, candidates: list[float], step_s: float, max_side: int) -> list[EditEvent]:
     events = []
     with SourceWindows(path, max_side=max_side) as reader:
         for low, high, members in _windows(candidates, step_s):
@@ -136,17 +133,57 @@ def _refine(path: Path, candidates: list[float], step_s: float, max_side: int) -
     return events
 
 
-def _fades(luma: np.ndarray, spread: np.ndarray, shown: np.ndarray, fps: float):
-    """Transitions through black, and the grid spans they cover (detector cuts there are dropped)."""
-    found = []
+def _through_black(
+    signals: GridSignals, grid_times: np.ndarray, shown: np.ndarray, timing: StreamTiming, fps: float
+) -> tuple[list[Transition], list[tuple[float, float]], list[float]]:
+    """Fades around black runs: the transitions, the spans where no hard cut may be (the detector
+    fires at the edges of black) and the grid times of hard cuts into or out of black, which are
+    placed exactly by the refinement and then become a transition's start or point."""
+    luma = np.asarray(signals.luma)
+    step_s = 1.0 / fps
     last = len(luma) - 1
-    for first_dark, last_dark in dark_runs(luma, spread):
+    transitions, covered, edges = [], [], []
+    for first_dark, last_dark in dark_runs(luma, np.asarray(signals.spread)):
         out_ramp = luma_ramp(luma, shown, first_dark - 1, -1, fps) if first_dark > 0 else None
         in_ramp = luma_ramp(luma, shown, last_dark + 1, +1, fps) if last_dark < last else None
         if out_ramp is None and in_ramp is None:
-            continue
-        found.append((first_dark, last_dark, out_ramp, in_ramp))
-    return found
+            continue  # a cut to black and a cut back: two hard cuts
+        black_start = float(grid_times[first_dark])
+        black_end = float(grid_times[last_dark]) + step_s
+        start = timing.first_after(out_ramp.zero_s) if out_ramp else black_start
+        if out_ramp is None and first_dark > 0:
+            edges.append(black_start)
+        if in_ramp is not None:
+            end = timing.nearest(in_ramp.one_s)
+            point = timing.first_after(in_ramp.zero_s)
+        else:
+            end = point = black_end
+            edges.append(float(grid_times[min(last_dark + 1, last)]))
+        kind = "fade_through_black" if out_ramp and in_ramp else "fade_out" if out_ramp else "fade_in"
+        if first_dark == 0:
+            kind, start = "fade_in", 0.0
+        if last_dark == last:
+            kind, end = "fade_out", timing.end_s
+        at_edge = first_dark == 0 or last_dark == last
+        transitions.append(Transition(kind, start, end, None if at_edge else point))
+        covered.append((start - step_s, end + step_s if in_ramp else black_end))
+    return transitions, covered, edges
+
+
+def _attach_cuts(transitions: list[Transition], cuts: list[float], tolerance_s: float) -> None:
+    """Give fades their exact cuts (in place): a fade-out's cut out of black is its point, a
+    fade-in's cut into black is its start; neither stays a hard cut of its own."""
+    for index, transition in enumerate(transitions):
+        if transition.kind == "fade_out" and transition.point_s is not None:
+            exact = [c for c in cuts if abs(c - transition.point_s) <= tolerance_s]
+            if exact:
+                transitions[index] = Transition("fade_out", transition.start_s, exact[0], exact[0])
+                cuts.remove(exact[0])
+        if transition.kind == "fade_in" and transition.start_s > 0:
+            exact = [c for c in cuts if abs(c - transition.start_s) <= tolerance_s]
+            if exact:
+                transitions[index] = Transition("fade_in", exact[0], transition.end_s, transition.point_s)
+                cuts.remove(exact[0])
 
 
 def find_edits(
@@ -172,70 +209,31 @@ def find_edits(
     source_luma : the luma of every source frame, if recorded (finds flashes between grid points).
     max_side : size of the frames decoded for refinement.
     """
-    path = Path(path)
     step_s = 1.0 / fps
-    luma = np.asarray(signals.luma)
-    shown = _shown_times(np.asarray(grid_times, np.float64), timing)
-    end_s = timing.end_s
-    transitions: list[Transition] = []
-    covered: list[tuple[float, float]] = []  # no hard cut inside these
-    from_black: list[float] = []  # grid times of cuts out of black after a fade-out
-    into_black: list[float] = []  # grid times of cuts into black before a fade-in
-    for first_dark, last_dark, out_ramp, in_ramp in _fades(luma, np.asarray(signals.spread), shown, fps):
-        black_start = float(grid_times[first_dark])
-        black_end = float(grid_times[last_dark]) + step_s
-        start = timing.first_after(out_ramp.zero_s) if out_ramp else black_start
-        if out_ramp is None and first_dark > 0:
-            into_black.append(black_start)
-        if in_ramp is not None:
-            end = _nearest_frame(timing, in_ramp.one_s)
-            point = timing.first_after(in_ramp.zero_s)
-        else:
-            end = point = black_end  # refined below: the cut out of black
-            from_black.append(float(grid_times[min(last_dark + 1, len(grid_times) - 1)]))
-        kind = "fade_through_black" if out_ramp and in_ramp else "fade_out" if out_ramp else "fade_in"
-        at_edge = first_dark == 0 or last_dark == len(luma) - 1
-        if first_dark == 0:
-            kind, start = "fade_in", 0.0
-        if last_dark == len(luma) - 1:
-            kind, end = "fade_out", end_s
-        transitions.append(Transition(kind, start, end, None if at_edge else point))
-        covered.append((start - step_s, (end if in_ramp else black_end - step_s) + step_s))
-    for transition in _fades_at_the_edges(luma, shown, timing, fps, transitions):
+    grid_times = np.asarray(grid_times, np.float64)
+    shown = shown_times(grid_times, timing)
+    transitions, covered, edges = _through_black(signals, grid_times, shown, timing, fps)
+    for transition in _fades_at_the_edges(np.asarray(signals.luma), shown, timing, fps, transitions):
         transitions.append(transition)
         covered.append((transition.start_s - step_s, transition.end_s + step_s))
     for ramp in dissolves(signals, shown, fps):
-        start, end = timing.first_after(ramp.zero_s), _nearest_frame(timing, ramp.one_s)
         if any(a <= ramp.at(0.5) <= b for a, b in covered):
             continue
+        start, end = timing.first_after(ramp.zero_s), timing.nearest(ramp.one_s)
         transitions.append(Transition("dissolve", start, end, ramp.at(0.5)))
         covered.append((start - step_s, end + step_s))
 
-    exact_edges = set(from_black) | set(into_black)
-    found = set(detector_cuts_s) | set(grid_candidates(signals, grid_times)) | exact_edges
+    found = set(detector_cuts_s) | set(grid_candidates(signals, grid_times))
     if source_luma is not None:
         found |= set(source_luma.candidates(fps))
-    candidates = sorted(found)
-    candidates = [t for t in candidates if not any(a < t < b for a, b in covered) or t in exact_edges]
-    events = _refine(path, candidates, step_s, max_side) if candidates else []
+    # The detector fires inside fades and dissolves: no candidate there, but the cuts at black's edges.
+    candidates = sorted({t for t in found if not any(a < t < b for a, b in covered)} | set(edges))
+    events = _refine(Path(path), candidates, step_s, max_side) if candidates else []
     cuts = sorted({e.time_s for e in events if e.kind == "cut"})
     accents = sorted({e.time_s for e in events if e.kind == "accent"})
-    # A fade-out followed by a cut out of black: the cut is the transition's point.
-    for index, transition in enumerate(transitions):
-        if transition.kind == "fade_out" and transition.point_s is not None:
-            exact = [c for c in cuts if abs(c - transition.point_s) <= 2 * step_s]
-            if exact:
-                transitions[index] = Transition("fade_out", transition.start_s, exact[0], exact[0])
-                cuts.remove(exact[0])
-        if transition.kind == "fade_in" and transition.start_s > 0:
-            # A cut into black before a fade-in: the transition starts there (no boundary).
-            exact = [c for c in cuts if abs(c - transition.start_s) <= 2 * step_s]
-            if exact:
-                transitions[index] = Transition("fade_in", exact[0], transition.end_s, transition.point_s)
-                cuts.remove(exact[0])
+    _attach_cuts(transitions, cuts, 2 * step_s)
     cuts = [c for c in cuts if not any(a < c < b for a, b in covered)]
-    edits = Edits(cuts, sorted(transitions, key=lambda t: t.start_s), accents)
-    return _spread(edits)
+    return _spread(Edits(cuts, sorted(transitions, key=lambda t: t.start_s), accents))
 
 
 def _fades_at_the_edges(luma: np.ndarray, shown: np.ndarray, timing: StreamTiming, fps: float, found: list[Transition]) -> list[Transition]:
@@ -245,18 +243,12 @@ def _fades_at_the_edges(luma: np.ndarray, shown: np.ndarray, timing: StreamTimin
     if not any(t.start_s <= 0 for t in found):
         ramp = luma_ramp(luma, shown, 0, +1, fps)
         if ramp is not None and ramp.zero_s >= -_EDGE_SLACK_S:
-            edges.append(Transition("fade_in", 0.0, _nearest_frame(timing, ramp.one_s), None))
+            edges.append(Transition("fade_in", 0.0, timing.nearest(ramp.one_s), None))
     if not any(t.end_s >= timing.end_s for t in found):
         ramp = luma_ramp(luma, shown, len(luma) - 1, -1, fps)
         if ramp is not None and ramp.one_s <= timing.end_s + _EDGE_SLACK_S:
             edges.append(Transition("fade_out", timing.first_after(ramp.zero_s), timing.end_s, None))
     return edges
-
-
-def _nearest_frame(timing: StreamTiming, time_s: float) -> float:
-    times = timing.frame_times_s
-    index = int(np.clip(np.searchsorted(times, time_s), 1, len(times) - 1))
-    return float(times[index] if abs(times[index] - time_s) < abs(times[index - 1] - time_s) else times[index - 1])
 
 
 def _spread(edits: Edits) -> Edits:

@@ -40,7 +40,7 @@ class EditEvent:
     time_s: float
 
 
-def _hsv(rgb: np.ndarray) -> np.ndarray:
+def hsv_of(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV_FULL).astype(np.float32)
 
 
@@ -61,7 +61,7 @@ class WindowScores:
 
     def __init__(self, frames: Sequence[Frame]):
         self.times = np.array([f.time_s for f in frames])
-        self.hsv = [_hsv(f.rgb) for f in frames]
+        self.hsv = [hsv_of(f.rgb) for f in frames]
         self.scores = np.zeros(len(frames))  # scores[j]: change from frame j - 1 to frame j
         for j in range(1, len(frames)):
             self.scores[j] = content_score(self.hsv[j - 1], self.hsv[j])

@@ -83,7 +83,7 @@ def _fit_ramp(times: np.ndarray, weights: np.ndarray) -> Ramp | None:
     return Ramp(float(-intercept / slope), float((1 - intercept) / slope))
 
 
-def _shown_times(grid_times: np.ndarray, timing: StreamTiming) -> np.ndarray:
+def shown_times(grid_times: np.ndarray, timing: StreamTiming) -> np.ndarray:
     """The source time of the frame each grid point shows (the grid holds the last frame before it)."""
     index = np.searchsorted(timing.frame_times_s, grid_times + 1e-9, side="right") - 1
     return timing.frame_times_s[np.clip(index, 0, len(timing.frame_times_s) - 1)]
