@@ -7,6 +7,7 @@ Per class of clip and overall (figures printed, never asserted):
 - boundaries: share of true musical boundaries (hard cuts and transition points) found within one
   source frame, and within two; the median error in frames;
 - trans.: true transitions found with the right kind ("fade_in", "dissolve", ...) around them;
+- edges: share of those transitions' starts and ends within one frame;
 - false: boundaries found that match no true one, and how many of those lie inside continuous shots;
 - accents: true accents (flash frames, blinks of a shot) found within one frame;
 - length: share of clips whose analysis duration is within one frame of the stream's true length,
@@ -121,11 +122,12 @@ def score(truth: Truth, analysis) -> dict:
     period = truth.frame_period_s
     cuts, accents, duration_s = analysis.cuts_s, analysis.accents_s, analysis.duration_s
     # A true transition is found when one of the same kind covers its point (or its start).
-    kinds = [
-        any(f.kind == t.kind and f.start_s - period <= (t.point_s if t.point_s is not None else t.start_s) <= f.end_s + period
-            for f in analysis.transitions)
-        for t in truth.transitions
-    ]
+    kinds, edges = [], []
+    for t in truth.transitions:
+        reference = t.point_s if t.point_s is not None else t.start_s
+        same = [f for f in analysis.transitions if f.kind == t.kind and f.start_s - period <= reference <= f.end_s + period]
+        kinds.append(bool(same))
+        edges.extend([abs(same[0].start_s - t.start_s) / period, abs(same[0].end_s - t.end_s) / period] if same else [])
     expected = truth.boundaries_s
     errors = [min((abs(c - t) for c in cuts), default=np.inf) / period for t in expected]
     matched = [c for c in cuts if any(abs(c - t) <= 2 * period for t in expected)]
@@ -133,7 +135,7 @@ def score(truth: Truth, analysis) -> dict:
     inside = [c for c in false if any(a <= c <= b for a, b in truth.still_spans_s)]
     accent_hits = [min((abs(a - t) for a in accents), default=np.inf) <= period for t in truth.accents_s]
     return dict(
-        errors=errors, kinds=kinds, false=len(false), false_inside=len(inside), accents=accent_hits,
+        errors=errors, kinds=kinds, edges=edges, false=len(false), false_inside=len(inside), accents=accent_hits,
         length_ok=abs(duration_s - truth.length_s) <= period, longer=duration_s > truth.length_s + 1e-3,
     )
 
@@ -157,17 +159,18 @@ def main() -> None:
             worst = max(result["errors"], default=0.0)
             print(f"{name:12s} {truth.length_s:7.2f} s in {seconds:5.2f} s  worst error {worst:5.2f} frames  false {result['false']}")
     print()
-    header = f"{'class':22s} {'clips':>5s} {'bounds':>6s} {'<=1 fr':>7s} {'<=2 fr':>7s} {'median':>6s} {'trans.':>9s} {'false':>5s} {'inside':>6s} {'accents':>9s} {'length':>7s} {'longer':>6s} {'x real':>7s}"
+    header = f"{'class':22s} {'clips':>5s} {'bounds':>6s} {'<=1 fr':>7s} {'<=2 fr':>7s} {'median':>6s} {'trans.':>9s} {'edges':>6s} {'false':>5s} {'inside':>6s} {'accents':>9s} {'length':>7s} {'longer':>6s} {'x real':>7s}"
     print(header)
     rows = list(results.items()) + [("overall", [r for rs in results.values() for r in rs])]
     for kind, rs in rows:
         errors = np.array([e for r in rs for e in r["errors"]])
         accents = [a for r in rs for a in r["accents"]]
         kinds = [k for r in rs for k in r["kinds"]]
+        edges = np.array([e for r in rs for e in r["edges"]])
         speed = sum(r["video_s"] for r in rs) / max(1e-9, sum(r["seconds"] for r in rs))
         print(
             f"{kind:22s} {len(rs):5d} {len(errors):6d} {_share(errors <= 1):>7s} {_share(errors <= 2):>7s} "
-            f"{(np.median(errors) if len(errors) else 0):6.2f} {_share(np.array(kinds)) + f' ({len(kinds)})' if kinds else '-':>9s} {sum(r['false'] for r in rs):5d} {sum(r['false_inside'] for r in rs):6d} "
+            f"{(np.median(errors) if len(errors) else 0):6.2f} {_share(np.array(kinds)) + f' ({len(kinds)})' if kinds else '-':>9s} {_share(edges <= 1):>6s} {sum(r['false'] for r in rs):5d} {sum(r['false_inside'] for r in rs):6d} "
             f"{_share(np.array(accents)) + f' ({len(accents)})' if accents else '-':>9s} {_share(np.array([r['length_ok'] for r in rs])):>7s} "
             f"{sum(r['longer'] for r in rs):6d} {speed:7.1f}"
         )

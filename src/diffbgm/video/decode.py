@@ -245,9 +245,10 @@ class StreamTiming:
         index = int(np.argmin(np.abs(times - time_s)))
         return float(times[index])
 
-    def first_after(self, time_s: float) -> float:
-        """The presentation time of the first frame shown strictly after ``time_s`` (or ``end_s``)."""
-        index = int(np.searchsorted(self.frame_times_s, time_s + 1e-9, side="right"))
+    def after_nearest(self, time_s: float) -> float:
+        """The presentation time of the frame after the one nearest ``time_s`` (or ``end_s``): where
+        a fitted ramp's zero falls on the last unchanged frame, the first changed one."""
+        index = int(np.argmin(np.abs(self.frame_times_s - time_s))) + 1
         return float(self.frame_times_s[index]) if index < len(self.frame_times_s) else self.end_s
 
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from diffbgm.video.decode import SourceWindows, StreamTiming, frame_luma
 from diffbgm.video.refine import FLASH_S, EditEvent, WindowScores, content_score, hsv_of, refine_cut
-from diffbgm.video.transitions import GridSignals, dark_runs, dissolves, luma_ramp, shown_times
+from diffbgm.video.transitions import BLACK_LUMA, GridSignals, Ramp, dark_runs, dissolves, luma_ramp, shown_times
 
 TRANSITION_KINDS = ("fade_out", "fade_in", "fade_through_black", "dissolve")
 # Boundaries closer than this to the one before are accents (a beat at 200 BPM is 0.3 s).
@@ -90,6 +90,25 @@ class SourceLuma:
             self.times.append(time_s)
             self.luma.append(luma)
 
+    def levels(self) -> np.ndarray:
+        """The luma as 0..255 full range (the grid's scale): limited-range video has black at 16/255
+        and white at 235/255 (ITU-R BT.601)."""
+        return np.clip((np.asarray(self.luma) * 255 - 16) * 255 / 219, 0, 255)
+
+    def ramps(self, after_s: float, before_s: float) -> tuple[Ramp | None, Ramp | None] | None:
+        """The fade out into and the fade in out of the black between ``after_s`` and ``before_s``,
+        fitted on every source frame; None when no source frame there is black."""
+        times = np.asarray(self.times)
+        levels = self.levels()
+        black = np.flatnonzero((times > after_s) & (times < before_s) & (levels < BLACK_LUMA))
+        if len(black) == 0 or len(times) < 2:
+            return None
+        fps = 1.0 / float(np.median(np.diff(times)))
+        first, last = int(black[0]), int(black[-1])
+        out_ramp = luma_ramp(levels, times, first - 1, -1, fps) if first > 0 else None
+        in_ramp = luma_ramp(levels, times, last + 1, +1, fps) if last + 1 < len(times) else None
+        return out_ramp, in_ramp
+
     def candidates(self, fps: float) -> list[float]:
         """Grid times (the first grid point showing the new frame) of sudden luma jumps."""
         luma = np.asarray(self.luma)
@@ -134,11 +153,18 @@ def _refine(path: Path, candidates: list[float], step_s: float, max_side: int) -
 
 
 def _through_black(
-    signals: GridSignals, grid_times: np.ndarray, shown: np.ndarray, timing: StreamTiming, fps: float
+    signals: GridSignals,
+    grid_times: np.ndarray,
+    shown: np.ndarray,
+    timing: StreamTiming,
+    fps: float,
+    source_luma: SourceLuma | None,
 ) -> tuple[list[Transition], list[tuple[float, float]], list[float]]:
     """Fades around black runs: the transitions, the spans where no hard cut may be (the detector
     fires at the edges of black) and the grid times of hard cuts into or out of black, which are
-    placed exactly by the refinement and then become a transition's start or point."""
+    placed exactly by the refinement and then become a transition's start or point. The ramps are
+    fitted on every source frame's luma when it was recorded (a short fade has a grid point or two
+    only), else on the grid."""
     luma = np.asarray(signals.luma)
     step_s = 1.0 / fps
     last = len(luma) - 1
@@ -146,16 +172,20 @@ def _through_black(
     for first_dark, last_dark in dark_runs(luma, np.asarray(signals.spread)):
         out_ramp = luma_ramp(luma, shown, first_dark - 1, -1, fps) if first_dark > 0 else None
         in_ramp = luma_ramp(luma, shown, last_dark + 1, +1, fps) if last_dark < last else None
+        if source_luma is not None:
+            after_s = shown[first_dark - 1] if first_dark > 0 else -np.inf
+            before_s = shown[last_dark + 1] if last_dark < last else np.inf
+            out_ramp, in_ramp = source_luma.ramps(after_s, before_s) or (out_ramp, in_ramp)
         if out_ramp is None and in_ramp is None:
             continue  # a cut to black and a cut back: two hard cuts
         black_start = float(grid_times[first_dark])
         black_end = float(grid_times[last_dark]) + step_s
-        start = timing.first_after(out_ramp.zero_s) if out_ramp else black_start
+        start = timing.after_nearest(out_ramp.zero_s) if out_ramp else black_start
         if out_ramp is None and first_dark > 0:
             edges.append(black_start)
         if in_ramp is not None:
             end = timing.nearest(in_ramp.one_s)
-            point = timing.first_after(in_ramp.zero_s)
+            point = timing.after_nearest(in_ramp.zero_s)
         else:
             end = point = black_end
             edges.append(float(grid_times[min(last_dark + 1, last)]))
@@ -212,14 +242,14 @@ def find_edits(
     step_s = 1.0 / fps
     grid_times = np.asarray(grid_times, np.float64)
     shown = shown_times(grid_times, timing)
-    transitions, covered, edges = _through_black(signals, grid_times, shown, timing, fps)
+    transitions, covered, edges = _through_black(signals, grid_times, shown, timing, fps, source_luma)
     for transition in _fades_at_the_edges(np.asarray(signals.luma), shown, timing, fps, transitions):
         transitions.append(transition)
         covered.append((transition.start_s - step_s, transition.end_s + step_s))
     for ramp in dissolves(signals, shown, fps):
         if any(a <= ramp.at(0.5) <= b for a, b in covered):
             continue
-        start, end = timing.first_after(ramp.zero_s), timing.nearest(ramp.one_s)
+        start, end = timing.after_nearest(ramp.zero_s), timing.nearest(ramp.one_s)
         transitions.append(Transition("dissolve", start, end, ramp.at(0.5)))
         covered.append((start - step_s, end + step_s))
 
@@ -247,7 +277,7 @@ def _fades_at_the_edges(luma: np.ndarray, shown: np.ndarray, timing: StreamTimin
     if not any(t.end_s >= timing.end_s for t in found):
         ramp = luma_ramp(luma, shown, len(luma) - 1, -1, fps)
         if ramp is not None and ramp.one_s <= timing.end_s + _EDGE_SLACK_S:
-            edges.append(Transition("fade_out", timing.first_after(ramp.zero_s), timing.end_s, None))
+            edges.append(Transition("fade_out", timing.after_nearest(ramp.zero_s), timing.end_s, None))
     return edges
 
 
