@@ -8,15 +8,17 @@ import json
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from footage import Camera, Clip, Continue, Cut, Dissolve, Fade, Shot, shot_sequence, write_clip  # noqa: E402
+from footage import Camera, Clip, Continue, Cut, Dissolve, Fade, Shot, photo, shot_sequence, write_clip  # noqa: E402
 
 from diffbgm.video.analysis import AnalysisConfig, VideoAnalysis, analyze_video  # noqa: E402
 from diffbgm.video.decode import stream_timing  # noqa: E402
 from diffbgm.video.edits import Transition  # noqa: E402
+from diffbgm.video.refine import MIN_CUT_SCORE, content_score, hsv_of  # noqa: E402
 
 PHOTOS = ("astronaut", "coffee", "rocket", "chelsea", "immunohistochemistry")
 
@@ -148,3 +150,14 @@ def test_transitions_and_accents_are_saved_and_older_analyses_still_load(tmp_pat
     meta_path.write_text(json.dumps(meta))
     old = VideoAnalysis.load(tmp_path / "saved")
     assert old.transitions == [] and old.accents_s == [] and old.cuts_s == analysis.cuts_s
+
+
+def test_grey_pictures_do_not_change_hue_on_chroma_noise():
+    # The hue of a grey pixel is the encoder's chroma noise; it must not count as a change of picture.
+    grey = photo("camera")[::4, ::4]
+    ycc = cv2.cvtColor(grey, cv2.COLOR_RGB2YCrCb).astype(np.int16)
+    ycc[..., 1:] += np.random.default_rng(0).integers(-1, 2, ycc[..., 1:].shape)
+    noisy = cv2.cvtColor(np.clip(ycc, 0, 255).astype(np.uint8), cv2.COLOR_YCrCb2RGB)
+    assert content_score(hsv_of(grey), hsv_of(noisy)) < MIN_CUT_SCORE / 2
+    other = photo("coins")[: grey.shape[0], : grey.shape[1]]
+    assert content_score(hsv_of(grey), hsv_of(other)) > MIN_CUT_SCORE
