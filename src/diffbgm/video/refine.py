@@ -28,8 +28,10 @@ SPIKE_RATIO = 3.0
 MIN_CUT_SCORE = 12.0
 # A picture that returns within this long after a spike was a flash (or a shot too short to score).
 FLASH_S = 0.3
-# Saturation (0..255) below which a pixel is grey and its hue meaningless.
+# Saturation (0..255) below which a pixel is grey and its hue meaningless, and value below which it
+# is dark and its saturation meaningless.
 _GREY_SATURATION = 32
+_DARK_VALUE = 32
 
 
 @dataclass(frozen=True)
@@ -46,13 +48,16 @@ def hsv_of(rgb: np.ndarray) -> np.ndarray:
 
 def content_score(a_hsv: np.ndarray, b_hsv: np.ndarray) -> float:
     """PySceneDetect's content value between two HSV frames, with :data:`CONTENT_WEIGHTS`, except
-    that hue counts only where both pixels have colour: the hue of a grey pixel is the encoder's
-    chroma noise, and a grey picture would otherwise change hue wildly from one frame to the next."""
+    that hue counts only where both pixels have colour and saturation only where both have light:
+    the hue of a grey pixel and the saturation of a dark one are the encoder's noise (a grey or a
+    night picture would otherwise change wildly from one frame, or one keyframe, to the next)."""
     weights = (CONTENT_WEIGHTS.delta_hue, CONTENT_WEIGHTS.delta_sat, CONTENT_WEIGHTS.delta_lum)
-    coloured = np.minimum(a_hsv[..., 1], b_hsv[..., 1]) >= _GREY_SATURATION
+    lit = np.minimum(a_hsv[..., 2], b_hsv[..., 2]) >= _DARK_VALUE
+    coloured = lit & (np.minimum(a_hsv[..., 1], b_hsv[..., 1]) >= _GREY_SATURATION)
     # OpenCV's 8-bit hue spans 0..179 in PySceneDetect; the FULL conversion spans 0..255, so scale back.
     delta_hue = float((np.abs(a_hsv[..., 0] - b_hsv[..., 0]) * coloured).mean()) * 180 / 256
-    delta_sat, delta_lum = np.abs(a_hsv[..., 1:] - b_hsv[..., 1:]).reshape(-1, 2).mean(0)
+    delta_sat = float((np.abs(a_hsv[..., 1] - b_hsv[..., 1]) * lit).mean())
+    delta_lum = float(np.abs(a_hsv[..., 2] - b_hsv[..., 2]).mean())
     return float(np.dot((delta_hue, delta_sat, delta_lum), weights) / sum(weights))
 
 
