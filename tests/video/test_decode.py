@@ -151,3 +151,11 @@ def test_frame_luma_reads_the_luma_plane():
     assert frame_luma(rgb) is None
     for name in ("yuv420p", "nv12", "yuv420p10le"):
         assert frame_luma(rgb.reformat(format=name)) == pytest.approx((16 + 200 * 219 / 255) / 255, abs=0.01)
+
+
+@pytest.mark.parametrize("suffix", sorted(CODECS))
+def test_stream_timing_in_every_container(tmp_path, suffix):
+    frames = itertools.chain(solid(RED, 25), solid(BLUE, 25))  # 50 frames: 2.083 s, not on the 1/8-s grid
+    timing = stream_timing(write_video(tmp_path / f"v{suffix}", frames, fps=24))
+    assert len(timing.frame_times_s) == 50
+    assert timing.end_s == pytest.approx(50 / 24, abs=0.002)  # WebM and MKV keep milliseconds

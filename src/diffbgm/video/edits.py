@@ -148,7 +148,9 @@ def _refine(path: Path, candidates: list[float], step_s: float, max_side: int) -
         for low, high, members in _windows(candidates, step_s):
             window = WindowScores(reader.read(max(0.0, low), high))
             for t in members:
-                events.extend(refine_cut(window, t - step_s - 1e-6, t + 1e-6))
+                event = refine_cut(window, t - step_s - 1e-6, t + 1e-6)
+                if event is not None:
+                    events.append(event)
     return events
 
 

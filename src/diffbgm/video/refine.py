@@ -87,26 +87,26 @@ class WindowScores:
         return back < max(MIN_CUT_SCORE, 0.4 * max(self.scores[first], self.scores[last + 1]))
 
 
-def refine_cut(window: WindowScores, low_s: float, high_s: float) -> list[EditEvent]:
-    """The cut (or flash) whose new frame is shown in ``(low_s, high_s]``; empty when the biggest
+def refine_cut(window: WindowScores, low_s: float, high_s: float) -> EditEvent | None:
+    """The cut (or flash) whose new frame is shown in ``(low_s, high_s]``; None when the biggest
     change there is no spike (camera motion, a gradual change)."""
     region = np.flatnonzero((window.times > low_s + 1e-9) & (window.times <= high_s + 1e-9))
     region = region[region >= 1]
     if len(region) == 0:
-        return []
+        return None
     j = int(region[np.argmax(window.scores[region])])
     if not window.is_spike(j):
-        return []
+        return None
     times = window.times
     # A flash: the spike goes out and comes back within FLASH_S (looked for on both sides of j).
     for last in range(j, len(times) - 1):
         if times[last + 1] - times[j] > FLASH_S:
             break
         if window.returns(j, last):
-            return [EditEvent("accent", float(times[j]))]
+            return EditEvent("accent", float(times[j]))
     for k in range(j - 1, 0, -1):
         if times[j] - times[k] > FLASH_S:
             break
         if window.returns(k, j - 1):
-            return [EditEvent("accent", float(times[k]))]
-    return [EditEvent("cut", float(times[j]))]
+            return EditEvent("accent", float(times[k]))
+    return EditEvent("cut", float(times[j]))
