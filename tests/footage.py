@@ -195,66 +195,66 @@ def _mix(a: np.ndarray, b: np.ndarray, w: float) -> np.ndarray:
     return ((1 - w) * a.astype(np.float32) + w * b.astype(np.float32)).round().astype(np.uint8)
 
 
+def _fade_from_black(pictures: list[np.ndarray], n: int) -> list[np.ndarray]:
+    """The first ``n`` pictures rising out of black (gain (j + 1) / (n + 1))."""
+    black = np.zeros_like(pictures[0])
+    return [_mix(black, p, (j + 1) / (n + 1)) if j < n else p for j, p in enumerate(pictures)]
+
+
+def _fade_to_black(pictures: list[np.ndarray], n: int) -> list[np.ndarray]:
+    """The last ``n`` pictures sinking into black."""
+    return _fade_from_black(pictures[::-1], n)[::-1]
+
+
 def render(clip: Clip) -> tuple[list[np.ndarray], dict]:
     """The clip's frames and its truth in frame indices (see :func:`write_clip` for times)."""
     frames: list[np.ndarray] = []
     black = np.zeros((SIZE[1], SIZE[0], 3), np.uint8)
     cuts: list[int] = []
-    transitions: list[tuple[str, int, int, int | None, str]] = []  # kind, start, end, point, point rule
+    transitions: list[tuple[str, int, int, int | None]] = []  # kind, first frame, end, point (None: midpoint)
     accents: list[int] = []
-    shot_spans: list[tuple[int, int, bool]] = []
+    shot_spans: list[tuple[int, int, bool]] = []  # pure frames of each continuous shot
     for index, shot in enumerate(clip.shots):
         before = clip.edits[index - 1] if index else None
         after = clip.edits[index] if index < len(clip.edits) else None
         extra = after.frames if isinstance(after, Dissolve) else 0
         pictures = shot.render(shot.frames + extra)
-        start = len(frames)
+        start = len(frames)  # the shot's first pure frame
         own = pictures[: shot.frames]
+        first_frame = start  # where the shot's own frame 0 is shown (under a dissolve: earlier)
         if isinstance(before, Dissolve):
             n = before.frames
-            tail = frames[-n:]
+            first_frame = start - n
             for j in range(n):
-                tail[j] = _mix(tail[j], own[j], (j + 1) / (n + 1))
-            frames[-n:] = tail
+                frames[first_frame + j] = _mix(frames[first_frame + j], own[j], (j + 1) / (n + 1))
             own = own[n:]
-            k = start - n
-            transitions.append(("dissolve", k, start, None, "mid"))
-            start_pure = start
-        else:
-            start_pure = start
+            transitions.append(("dissolve", first_frame, start, None))
         if isinstance(before, Fade) and before.in_frames:
-            n = before.in_frames
-            own = [_mix(black, p, (j + 1) / (n + 1)) if j < n else p for j, p in enumerate(own)]
+            own = _fade_from_black(own, before.in_frames)
         if isinstance(after, Fade) and after.out_frames:
-            n = after.out_frames
-            own = [_mix(p, black, (j - (len(own) - n) + 1) / (n + 1)) if j >= len(own) - n else p for j, p in enumerate(own)]
+            own = _fade_to_black(own, after.out_frames)
         if index == 0 and clip.fade_in_frames:
-            n = clip.fade_in_frames
-            own = [_mix(black, p, (j + 1) / (n + 1)) if j < n else p for j, p in enumerate(own)]
-            transitions.append(("fade_in", 0, n, None, ""))
+            own = _fade_from_black(own, clip.fade_in_frames)
+            transitions.append(("fade_in", 0, clip.fade_in_frames, -1))
         if index == len(clip.shots) - 1 and clip.fade_out_frames:
-            n = clip.fade_out_frames
-            own = [_mix(p, black, (j - (len(own) - n) + 1) / (n + 1)) if j >= len(own) - n else p for j, p in enumerate(own)]
+            own = _fade_to_black(own, clip.fade_out_frames)
         if isinstance(before, Cut):
             cuts.append(start)
         frames.extend(own)
-        for first, length in shot.flashes:
-            accents.append(start_pure + first - (before.frames if isinstance(before, Dissolve) else 0))
+        accents.extend(first_frame + first for first, _ in shot.flashes)
         if isinstance(before, Continue):
             shot_spans[-1] = (shot_spans[-1][0], len(frames), True)
         else:
-            shot_spans.append((start_pure, len(frames), shot.camera.moves))
+            shot_spans.append((start, len(frames), shot.camera.moves))
         if isinstance(after, Dissolve):
             frames.extend(pictures[shot.frames :])  # the outgoing shot under the dissolve, mixed later
         if isinstance(after, Fade):
-            fade_start = len(frames) - after.out_frames if after.out_frames else len(frames)
+            fade_start = len(frames) - after.out_frames
             frames.extend([black] * after.black)
             point = len(frames)
-            end = point + after.in_frames
-            transitions.append((after.kind, fade_start, end, point, ""))
+            transitions.append((after.kind, fade_start, point + after.in_frames, point))
     if clip.fade_out_frames:
-        n = clip.fade_out_frames
-        transitions.append(("fade_out", len(frames) - n, len(frames), None, ""))
+        transitions.append(("fade_out", len(frames) - clip.fade_out_frames, len(frames), -1))
     return frames, dict(cuts=cuts, transitions=transitions, accents=accents, shot_spans=shot_spans)
 
 
@@ -296,11 +296,11 @@ def write_clip(path: str | Path, clip: Clip) -> Truth:
         return t[index] if index < len(t) else t[-1] + last_period
 
     transitions = []
-    for kind, start, end, point, rule in marks["transitions"]:
-        if rule == "mid":
+    for kind, start, end, point in marks["transitions"]:
+        if point is None:  # a dissolve: where its mix is half way, between the last pure frames
             point_s = (at(start - 1) + at(end)) / 2
-        else:
-            point_s = at(point) if point is not None else None
+        else:  # a fade: where the next picture starts to appear (-1: at the clip's edge, none)
+            point_s = at(point) if point >= 0 else None
         transitions.append(TrueTransition(kind, at(start), at(end), point_s))
     cuts = [at(i) for i in marks["cuts"]]
     accents = [at(i) for i in marks["accents"]]
