@@ -5,6 +5,10 @@ point showing the source frame on screen at that moment, so a variable-frame-rat
 slower or faster than the analysis rate and a delayed first frame all give the same regular grid.
 Only the frames that land on the grid are converted (and downscaled by swscale); the generator holds
 one decoded frame at a time, so memory stays flat however long the video is.
+
+:func:`stream_timing` reads every source frame's presentation time and the stream's true end from
+the packets alone; :class:`SourceWindows` decodes short windows at the source frame rate (to place
+a cut on its exact frame).
 """
 
 from __future__ import annotations

@@ -5,9 +5,10 @@ frames ramps with it; a cross-dissolve is a linear mix ``(1 - w) A + w B`` with 
 to 1, so every frame inside it lies on the straight line between the last frame before it and the
 first frame after it (Lienhart, "Reliable dissolve detection", SPIE 2001, models dissolves the same
 way). Camera motion is no such mix: a frame of a pan is a shifted picture, far from the average of
-two pictures shifted further, which is what keeps pans and zooms out. Fitting the ramp ``w(t)`` on
-the few grid frames inside a transition places its start and end between grid points, on the
-source frames' own times.
+two pictures shifted further, which is what keeps pans and zooms out (and an ECC alignment of the
+frames around a candidate tells a camera move from a change of picture). Fitting the ramp ``w(t)``
+on the frames inside a transition (the grid's, or every source frame's luma for fades) places its
+start and end between grid points, on the source frames' own times.
 """
 
 from __future__ import annotations
