@@ -98,6 +98,9 @@ def write_video(
         if path.suffix in (".mp4", ".mov", ".mkv"):
             # A fine time base keeps variable-frame-rate timestamps exact (AVI and WebM have fixed ones).
             stream.time_base = time_base
+            if times_s is not None:
+                # The encoder's own time base too, or it rounds variable timestamps to 1/fps (merging frames).
+                stream.codec_context.time_base = time_base
         if rotation:
             stream.set_display_rotation(rotation)
         audio = container.add_stream(audio_codec, rate=48000) if audio_s > 0 else None

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import itertools
 
+import av
 import numpy as np
 import pytest
 from synth import CODECS, solid, write_audio, write_empty_video, write_video
 
-from diffbgm.video.decode import VideoError, analysis_size, iter_frames, probe_video
+from diffbgm.video.decode import (
+    SourceWindows,
+    VideoError,
+    analysis_size,
+    frame_luma,
+    iter_frames,
+    probe_video,
+    stream_timing,
+)
 
 RED, BLUE = (230, 20, 20), (20, 20, 230)
 
@@ -106,3 +115,47 @@ def test_error_on_a_truncated_file(tmp_path, suffix):
     cut.write_bytes(data[: len(data) // 2])
     with pytest.raises(VideoError, match="truncated"):
         list(iter_frames(cut))
+
+
+def test_stream_timing_undoes_b_frame_reordering(tmp_path):
+    # x264 with B-frames stores frames out of presentation order (and MP4 shifts them by an edit list).
+    path = tmp_path / "bframes.mp4"
+    n = 45
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=24, options={"preset": "medium", "bf": "3"})
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for i in range(n):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), (i * 5) % 256, np.uint8), format="rgb24")
+            frame.pts = i
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    timing = stream_timing(path)
+    assert timing.frame_times_s.tolist() == pytest.approx([i / 24 for i in range(n)])
+    assert timing.end_s == pytest.approx(n / 24)
+    assert timing.nearest(0.05) == pytest.approx(1 / 24) and timing.after_nearest(0.05) == pytest.approx(2 / 24)
+
+
+def test_source_windows_give_every_frame_of_a_window(tmp_path):
+    frames = [np.full((48, 64, 3), 10 * i, np.uint8) for i in range(24)]
+    path = write_video(tmp_path / "ramp.mp4", frames, fps=24)
+    with SourceWindows(path, max_side=64) as reader:
+        late = reader.read(0.6, 0.8)
+        early = reader.read(0.1, 0.2)  # seeking backwards works too
+    assert [round(f.time_s * 24) for f in late] == [14, 15, 16, 17, 18, 19]  # 14: on screen at 0.6 s
+    assert [round(f.time_s * 24) for f in early] == [2, 3, 4]
+    assert abs(float(late[0].rgb.mean()) - 140) < 6
+
+
+def test_frame_luma_reads_the_luma_plane():
+    rgb = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 200, np.uint8), format="rgb24")
+    assert frame_luma(rgb) is None
+    for name in ("yuv420p", "nv12", "yuv420p10le"):
+        assert frame_luma(rgb.reformat(format=name)) == pytest.approx((16 + 200 * 219 / 255) / 255, abs=0.01)
+
+
+@pytest.mark.parametrize("suffix", sorted(CODECS))
+def test_stream_timing_in_every_container(tmp_path, suffix):
+    frames = itertools.chain(solid(RED, 25), solid(BLUE, 25))  # 50 frames: 2.083 s, not on the 1/8-s grid
+    timing = stream_timing(write_video(tmp_path / f"v{suffix}", frames, fps=24))
+    assert len(timing.frame_times_s) == 50
+    assert timing.end_s == pytest.approx(50 / 24, abs=0.002)  # WebM and MKV keep milliseconds

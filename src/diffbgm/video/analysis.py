@@ -14,25 +14,23 @@ import json
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 from tqdm import tqdm
 
-from diffbgm.atomic import atomic_folder
-from diffbgm.music.mood import Mood
-from diffbgm.video.decode import VideoError, iter_frames, probe_video
+from diffbgm.video import cache
+from diffbgm.video.decode import VideoError, iter_frames, probe_video, stream_timing
 from diffbgm.video.dynamics import DynamicsExtractor, mark_cuts
+from diffbgm.video.edits import SourceLuma, find_edits
+from diffbgm.video.record import ANALYSIS_FILE, FEATURES_FILE, VideoAnalysis
+from diffbgm.video.shot_description import describe_shots
 from diffbgm.video.shots import ShotDetector, ShotList
+from diffbgm.video.transitions import GridSignals
 
 logger = logging.getLogger(__name__)
-
-ANALYSIS_FILE = "analysis.json"
-FEATURES_FILE = "features.npz"
-FORMAT_VERSION = 1
-
 
 @dataclass(frozen=True)
 class AnalysisConfig:
@@ -68,140 +66,10 @@ class AnalysisConfig:
         return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
-@dataclass
-class VideoAnalysis:
-    """Everything the music side needs to know about a video.
-
-    ``frame_times`` (N,) are the analysis grid in seconds; every array in ``features`` and
-    ``image_embeddings`` (N, 1280) is aligned with it. ``shots`` are ``(start_s, end_s)`` covering
-    ``[0, duration_s]``; ``shot_captions`` and ``shot_moods`` have one entry per shot. ``fps``,
-    ``width`` and ``height`` describe the source video (display size, after rotation).
-    """
-
-    duration_s: float
-    fps: float
-    width: int
-    height: int
-    frame_times: np.ndarray
-    cuts_s: list[float]
-    shots: list[tuple[float, float]]
-    features: dict[str, np.ndarray]
-    image_embeddings: np.ndarray
-    shot_captions: list[str]
-    shot_moods: list[Mood]
-    shot_labels: list[list[str]] = field(default_factory=list)
-    thumbnails: np.ndarray = field(default_factory=lambda: np.zeros((0, 1, 1, 3), np.uint8))
-    thumbnail_times: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
-    source: str = ""
-    source_hash: str = ""
-    config: dict = field(default_factory=dict)
-
-    @property
-    def shot_list(self) -> ShotList:
-        return ShotList(tuple(self.cuts_s), self.duration_s)
-
-    def shot_index(self) -> np.ndarray:
-        """(N,) the shot each analysis frame belongs to."""
-        return np.searchsorted(np.asarray(self.cuts_s), self.frame_times, side="right")
-
-    def save(self, directory: str | Path) -> Path:
-        """Write ``analysis.json`` (metadata, shots, captions, moods) and ``features.npz`` into ``directory``."""
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        meta = {
-            "format_version": FORMAT_VERSION,
-            "source": self.source,
-            "source_hash": self.source_hash,
-            "duration_s": self.duration_s,
-            "fps": self.fps,
-            "width": self.width,
-            "height": self.height,
-            "analysis_fps": self.config.get("fps"),
-            "n_frames": int(len(self.frame_times)),
-            "cuts_s": list(self.cuts_s),
-            "shots": [
-                {
-                    "start_s": start,
-                    "end_s": end,
-                    "caption": caption,
-                    "mood": {"valence": mood.valence, "arousal": mood.arousal, "words": mood.nearest_words(2)},
-                    "labels": labels,
-                }
-                for (start, end), caption, mood, labels in zip(
-                    self.shots, self.shot_captions, self.shot_moods, self._labels()
-                )
-            ],
-            "features": sorted(self.features),
-            "config": self.config,
-        }
-        (directory / ANALYSIS_FILE).write_text(json.dumps(meta, indent=1) + "\n")
-        arrays = {f"feature_{name}": values for name, values in self.features.items()}
-        np.savez(
-            directory / FEATURES_FILE,
-            frame_times=self.frame_times,
-            image_embeddings=self.image_embeddings,
-            thumbnails=self.thumbnails,
-            thumbnail_times=self.thumbnail_times,
-            **arrays,
-        )
-        return directory
-
-    def _labels(self) -> list[list[str]]:
-        return self.shot_labels if len(self.shot_labels) == len(self.shots) else [[] for _ in self.shots]
-
-    @classmethod
-    def load(cls, directory: str | Path) -> VideoAnalysis:
-        """Read what :meth:`save` wrote."""
-        directory = Path(directory)
-        meta = json.loads((directory / ANALYSIS_FILE).read_text())
-        with np.load(directory / FEATURES_FILE) as arrays:
-            features = {name: arrays[f"feature_{name}"] for name in meta["features"]}
-            frame_times = arrays["frame_times"]
-            embeddings = arrays["image_embeddings"]
-            thumbnails = arrays["thumbnails"]
-            thumbnail_times = arrays["thumbnail_times"]
-        shots = meta["shots"]
-        return cls(
-            duration_s=meta["duration_s"],
-            fps=meta["fps"],
-            width=meta["width"],
-            height=meta["height"],
-            frame_times=frame_times,
-            cuts_s=list(meta["cuts_s"]),
-            shots=[(s["start_s"], s["end_s"]) for s in shots],
-            features=features,
-            image_embeddings=embeddings,
-            shot_captions=[s["caption"] for s in shots],
-            shot_moods=[Mood(s["mood"]["valence"], s["mood"]["arousal"]) for s in shots],
-            shot_labels=[list(s.get("labels", [])) for s in shots],
-            thumbnails=thumbnails,
-            thumbnail_times=thumbnail_times,
-            source=meta.get("source", ""),
-            source_hash=meta.get("source_hash", ""),
-            config=meta.get("config", {}),
-        )
-
-
 # Part of every cache key: bump it whenever a change to the analysis changes its results, so that a
-# cached analysis from an older diffbgm is not served (2: no cut within min_shot_s of the end).
-ANALYSIS_VERSION = 2
-
-
-def file_hash(path: str | Path, chunk_bytes: int = 1 << 20) -> str:
-    """BLAKE2b digest of a file's bytes (the cache key: a renamed or copied file still hits)."""
-    digest = hashlib.blake2b(digest_size=16)
-    with open(path, "rb") as handle:
-        while chunk := handle.read(chunk_bytes):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _cache_entry(cache_dir: Path, content_hash: str, config: AnalysisConfig, cuts: ShotList | None) -> Path:
-    key = config.key()
-    if cuts is not None:
-        cut_text = json.dumps([round(t, 6) for t in cuts.cuts_s])
-        key += "-" + hashlib.blake2b(cut_text.encode(), digest_size=6).hexdigest()
-    return cache_dir / f"{content_hash}-{key}"
+# cached analysis from an older diffbgm is not served (2: no cut within min_shot_s of the end;
+# 3: the stream's own length, frame-exact cuts, transitions and accents).
+ANALYSIS_VERSION = 3
 
 
 def _interpolate_in_shots(sample_index: np.ndarray, samples: np.ndarray, shot_of_frame: np.ndarray) -> np.ndarray:
@@ -232,43 +100,6 @@ def _interpolate_in_shots(sample_index: np.ndarray, samples: np.ndarray, shot_of
     return out
 
 
-def _shot_statistics(features: dict[str, np.ndarray], shot_of_frame: np.ndarray, shots: list, index: int) -> dict:
-    mask = shot_of_frame == index
-    if not mask.any():
-        # A shot shorter than one analysis frame: take the frame just before it.
-        mask = np.zeros_like(mask)
-        mask[max(0, np.searchsorted(shot_of_frame, index) - 1)] = True
-    stats = {name: float(features[name][mask].mean()) for name in ("brightness", "saturation", "colourfulness", "warmth")}
-    # Motion in frame widths per second; one width a second is already very fast.
-    stats["motion"] = float(min(features["motion"][mask].mean(), 1.0))
-    start, end = shots[index]
-    neighbours = [t for t in (start, end) if 0 < t < shots[-1][1]]
-    stats["cut_rate"] = len(neighbours) / max(end - start, 1e-3) / 2.0
-    return stats
-
-
-def _describe_shots(
-    analysis: VideoAnalysis,
-    encoder,
-    label_count: int,
-) -> None:
-    """Fill in shot labels, captions and moods from the per-frame arrays."""
-    from diffbgm.video.captions import caption_shot
-    from diffbgm.video.mood import mood_for_shot
-    from diffbgm.video.image_model import mean_embedding
-
-    shot_of_frame = analysis.shot_index()
-    labels, captions, moods = [], [], []
-    for index in range(len(analysis.shots)):
-        stats = _shot_statistics(analysis.features, shot_of_frame, analysis.shots, index)
-        rows = analysis.image_embeddings[shot_of_frame == index]
-        shot_labels = encoder.top_labels(mean_embedding(rows)[None], label_count)[0] if len(rows) else []
-        labels.append(shot_labels)
-        captions.append(caption_shot(shot_labels, stats, stats["motion"]))
-        moods.append(mood_for_shot(stats))
-    analysis.shot_labels, analysis.shot_captions, analysis.shot_moods = labels, captions, moods
-
-
 def _run_analysis(
     path: Path,
     config: AnalysisConfig,
@@ -278,6 +109,8 @@ def _run_analysis(
 ) -> VideoAnalysis:
     info = probe_video(path)
     detector = None if cuts is not None else ShotDetector(config.fps, config.detector, config.threshold, config.min_shot_s)
+    signals = None if cuts is not None else GridSignals()
+    source_luma = None if cuts is not None else SourceLuma()
     dynamics = DynamicsExtractor(config.fps, flow_width=config.flow_width)
     embed_step = max(1, round(config.fps / config.embed_fps))
     thumb_step = max(1, round(config.fps * config.thumbnail_every_s))
@@ -290,10 +123,11 @@ def _run_analysis(
     expected = math.ceil(info.duration_s * config.fps) if info.duration_s > 0 else None
     bar = tqdm(total=expected, disable=not progress, unit="frame", desc=f"analysing {path.name}", leave=False)
     try:
-        for frame in iter_frames(path, fps=config.fps, max_side=config.max_side):
+        for frame in iter_frames(path, fps=config.fps, max_side=config.max_side, on_source_frame=source_luma):
             times.append(frame.time_s)
             if detector is not None:
                 detector.push(frame.time_s, frame.rgb)
+                signals.push(frame.rgb)
             dynamics.push(frame.rgb)
             if frame.index % embed_step == 0:
                 batch.append(frame.rgb)
@@ -312,14 +146,16 @@ def _run_analysis(
     if batch:
         embedded.append(encoder.embed(np.stack(batch)))
     frame_times = np.asarray(times, np.float64)
-    duration_s = max(float(info.duration_s), float(frame_times[-1]) + 1.0 / config.fps)
+    timing = stream_timing(path)
+    duration_s = timing.end_s
+    edits = None
     if cuts is not None:
         shot_list = cuts
     else:
-        # PySceneDetect keeps shots min_shot_s apart but not from the video's end, where a fade to
-        # black ends in a "cut" a frame or two before the last frame: no shot worth scoring.
-        detected = [t for t in detector.finish() if t <= duration_s - config.min_shot_s]
-        shot_list = ShotList(tuple(detected), duration_s)
+        edits = find_edits(path, signals, frame_times, detector.finish(), timing, config.fps, source_luma)
+        # No boundary within min_shot_s of the video's end: no shot worth scoring.
+        boundaries = [t for t in edits.boundaries_s if t <= duration_s - config.min_shot_s]
+        shot_list = ShotList(tuple(boundaries), duration_s)
     shot_list = ShotList(shot_list.cuts_s, duration_s)
     cut_indices = np.searchsorted(frame_times, np.asarray(shot_list.cuts_s) - 1e-6)
     features = mark_cuts(dynamics.finish(), cut_indices)
@@ -341,8 +177,10 @@ def _run_analysis(
         thumbnail_times=np.asarray(thumbnail_times, np.float32),
         source=str(path),
         config=dataclasses.asdict(config),
+        transitions=edits.transitions if edits else [],
+        accents_s=edits.accents_s if edits else [],
     )
-    _describe_shots(analysis, encoder, config.label_count)
+    describe_shots(analysis, encoder, config.label_count)
     return analysis
 
 
@@ -383,17 +221,13 @@ def analyze_video(
     entry = None
     content_hash = ""
     if cache_dir is not None:
-        content_hash = file_hash(path)
-        entry = _cache_entry(Path(cache_dir), content_hash, config, cuts)
-        if (entry / ANALYSIS_FILE).is_file() and (entry / FEATURES_FILE).is_file():
-            try:
-                analysis = VideoAnalysis.load(entry)
-            except (OSError, ValueError, KeyError) as error:
-                logger.warning("ignoring unreadable cache entry %s: %s", entry, error)
-            else:
-                logger.info("analysis of %s from cache %s", path, entry)
-                analysis.source = str(path)
-                return analysis
+        content_hash = cache.file_hash(path)
+        entry = cache.cache_entry(Path(cache_dir), content_hash, config.key(), cuts)
+        analysis = cache.load(entry)
+        if analysis is not None:
+            logger.info("analysis of %s from cache %s", path, entry)
+            analysis.source = str(path)
+            return analysis
     if encoder is None:
         from diffbgm.video.image_model import EfficientNetLite0Encoder
 
@@ -401,18 +235,8 @@ def analyze_video(
     analysis = _run_analysis(path, config, encoder, cuts, progress)
     analysis.source_hash = content_hash
     if entry is not None:
-        _store(analysis, entry)
+        cache.store(analysis, entry)
     return analysis
 
 
-def _store(analysis: VideoAnalysis, entry: Path) -> None:
-    """Save into the cache atomically (:func:`diffbgm.atomic.atomic_folder`)."""
-    try:
-        with atomic_folder(entry) as staging:
-            analysis.save(staging)
-    except OSError as error:
-        # Another process may have stored the same entry first; the cache is only an optimisation.
-        logger.warning("could not cache analysis at %s: %s", entry, error)
-
-
-__all__ = ["AnalysisConfig", "VideoAnalysis", "VideoError", "analyze_video", "file_hash"]
+__all__ = ["ANALYSIS_FILE", "FEATURES_FILE", "AnalysisConfig", "VideoAnalysis", "VideoError", "analyze_video"]

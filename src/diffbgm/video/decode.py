@@ -5,13 +5,17 @@ point showing the source frame on screen at that moment, so a variable-frame-rat
 slower or faster than the analysis rate and a delayed first frame all give the same regular grid.
 Only the frames that land on the grid are converted (and downscaled by swscale); the generator holds
 one decoded frame at a time, so memory stays flat however long the video is.
+
+:func:`stream_timing` reads every source frame's presentation time and the stream's true end from
+the packets alone; :class:`SourceWindows` decodes short windows at the source frame rate (to place
+a cut on its exact frame).
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,6 +143,7 @@ def iter_frames(
     fps: float = 8.0,
     max_side: int = 256,
     threads: int = 0,
+    on_source_frame: Callable[[float, av.VideoFrame], None] | None = None,
 ) -> Iterator[Frame]:
     """Yield the video's frames on the grid ``k / fps`` s, downscaled to ``max_side`` and upright.
 
@@ -148,6 +153,8 @@ def iter_frames(
     fps : analysis rate, frames per second of video time.
     max_side : the longer side of the frames yielded, in pixels (never upscaled).
     threads : decoder threads (0: FFmpeg's choice).
+    on_source_frame : called with ``(time_s, frame)`` for every decoded source frame, in time order
+        (a cheap look at frames the grid skips, e.g. :func:`frame_luma`).
 
     Raises
     ------
@@ -191,6 +198,8 @@ def iter_frames(
                     # Out-of-order or duplicate timestamps: keep the grid monotonic.
                     continue
                 last_time = time_s
+                if on_source_frame is not None:
+                    on_source_frame(time_s, frame)
                 if held is not None:
                     # ``held`` is on screen from its own time until ``time_s``.
                     while index / fps < time_s:
@@ -220,3 +229,154 @@ def iter_frames(
         while index / fps < end_s - 1e-9 or index == 0:
             yield Frame(index, index / fps, held_rgb)
             index += 1
+
+
+@dataclass(frozen=True)
+class StreamTiming:
+    """When each source frame of the video stream is shown, from its packets (nothing decoded).
+
+    ``frame_times_s`` are the presentation times of the frames, sorted, in seconds from the
+    container's start (the origin of :func:`iter_frames`'s grid); ``end_s`` is when the last frame
+    leaves the screen: its time plus its own duration (or the frame period before it).
+    """
+
+    frame_times_s: np.ndarray
+    end_s: float
+
+    def nearest(self, time_s: float) -> float:
+        """The presentation time of the frame whose start is nearest ``time_s``."""
+        times = self.frame_times_s
+        index = int(np.argmin(np.abs(times - time_s)))
+        return float(times[index])
+
+    def after_nearest(self, time_s: float) -> float:
+        """The presentation time of the frame after the one nearest ``time_s`` (or ``end_s``): where
+        a fitted ramp's zero falls on the last unchanged frame, the first changed one."""
+        index = int(np.argmin(np.abs(self.frame_times_s - time_s))) + 1
+        return float(self.frame_times_s[index]) if index < len(self.frame_times_s) else self.end_s
+
+
+def stream_timing(path: str | Path) -> StreamTiming:
+    """Presentation times and true end of a video stream, read from its packets without decoding.
+
+    Packets the demuxer marks as discarded (before or after an MP4 edit list's range) and packets
+    without a timestamp are not frames; B-frame reordering is undone by sorting. The end is the
+    last frame's time plus its packet duration, or the median frame period when the container does
+    not store one, so a stream whose length is not a multiple of any analysis step keeps its length.
+
+    Raises
+    ------
+    VideoError
+        Not a video, no video stream or not a single timed frame.
+    """
+    path = Path(path)
+    with _open(path) as container:
+        stream = _video_stream(container, path)
+        origin_s = container.start_time / av.time_base if container.start_time is not None else 0.0
+        starts: list[int] = []
+        durations: dict[int, int] = {}
+        try:
+            for packet in container.demux(stream):
+                if packet.pts is None or packet.size == 0 or packet.is_discard:
+                    continue
+                starts.append(packet.pts)
+                durations[packet.pts] = packet.duration or 0
+        except av.error.FFmpegError as error:
+            raise VideoError(f"{path}: reading packets failed ({error.__class__.__name__})") from error
+        time_base = stream.time_base
+    if not starts:
+        raise VideoError(f"{path}: no video frame could be decoded (zero-length or broken video)")
+    ticks = np.unique(np.asarray(starts, np.int64))
+    times = ticks.astype(np.float64) * float(time_base) - origin_s
+    last_ticks = durations[int(ticks[-1])]
+    if last_ticks <= 0 and len(ticks) > 1:
+        last_ticks = int(np.median(np.diff(ticks)))
+    end_s = float(times[-1] + last_ticks * float(time_base)) if last_ticks > 0 else float(times[-1])
+    return StreamTiming(frame_times_s=times, end_s=end_s)
+
+
+class SourceWindows:
+    """Decode short windows of a video at its own frame rate (seeking to the keyframe before each).
+
+    Used to place cuts on the exact source frame after detection on the coarse analysis grid; only
+    the frames inside a window are converted, small (``max_side``) and without rotation (the
+    callers compare frames with each other, which a rotation does not change).
+    """
+
+    def __init__(self, path: str | Path, max_side: int = 96):
+        self._path = Path(path)
+        self._container = _open(self._path)
+        self._stream = _video_stream(self._container, self._path)
+        self._stream.thread_type = "AUTO"
+        start = self._container.start_time
+        self._origin_s = start / av.time_base if start is not None else 0.0
+        self._max_side = max_side
+
+    def __enter__(self) -> SourceWindows:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._container.close()
+
+    def read(self, start_s: float, end_s: float) -> list[Frame]:
+        """The source frames shown between ``start_s`` and ``end_s`` (s from the container's start),
+        including the one already on screen at ``start_s``; ``Frame.index`` counts within the window."""
+        for back_s in (0.0, 2.0, math.inf):
+            frames = self._decode(start_s, end_s, back_s)
+            if frames and (frames[0].time_s <= start_s + 1e-6 or back_s == math.inf):
+                return frames
+        return frames
+
+    def _decode(self, start_s: float, end_s: float, back_s: float) -> list[Frame]:
+        stream = self._stream
+        target_s = max(0.0, start_s - back_s) if back_s != math.inf else 0.0
+        try:
+            self._container.seek(int((target_s + self._origin_s) / stream.time_base), stream=stream, backward=True)
+        except av.error.FFmpegError:
+            self._container.seek(0, stream=stream, backward=True)
+        frames: list[Frame] = []
+        before: av.VideoFrame | None = None
+        before_time = -math.inf
+        size: tuple[int, int] | None = None
+        try:
+            for frame in self._container.decode(stream):
+                if frame.pts is None:
+                    continue
+                time_s = float(frame.pts * frame.time_base) - self._origin_s
+                if time_s <= start_s + 1e-9:
+                    if time_s > before_time:
+                        before, before_time = frame, time_s
+                    continue
+                if time_s > end_s:
+                    break
+                if size is None:
+                    size = analysis_size(frame.width, frame.height, self._max_side)
+                if before is not None:
+                    frames.append(self._convert(before, before_time, size))
+                    before = None
+                if frames and time_s <= frames[-1].time_s:
+                    continue
+                frames.append(self._convert(frame, time_s, size))
+        except av.error.FFmpegError as error:
+            raise VideoError(f"{self._path}: decoding failed near {start_s:.2f} s ({error})") from error
+        if before is not None:
+            size = size or analysis_size(before.width, before.height, self._max_side)
+            frames.append(self._convert(before, before_time, size))
+        return [Frame(i, f.time_s, f.rgb) for i, f in enumerate(frames)]
+
+    @staticmethod
+    def _convert(frame: av.VideoFrame, time_s: float, size: tuple[int, int]) -> Frame:
+        rgb = frame.reformat(width=size[0], height=size[1], format="rgb24", interpolation="AREA").to_ndarray()
+        return Frame(0, time_s, rgb)
+
+
+def frame_luma(frame: av.VideoFrame, step: int = 8) -> float | None:
+    """Mean luma (0..1) of a decoded frame from every ``step``-th sample of its luma plane, without
+    converting it; None for a format without a luma plane (RGB)."""
+    component = frame.format.components[0]
+    if not component.is_luma:
+        return None
+    plane = frame.planes[component.plane]
+    dtype = np.uint8 if component.bits <= 8 else np.uint16
+    samples = np.frombuffer(plane, dtype).reshape(plane.height, -1)[::step, : plane.width : step]
+    return float(samples.mean()) / ((1 << component.bits) - 1)

@@ -1,0 +1,163 @@
+"""Edits as placed by an editor, on footage from real photographs (tests/footage.py): frame-exact
+cuts, the stream's own length, fades and dissolves as transitions, flashes as accents, camera
+motion without cuts."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from footage import Camera, Clip, Continue, Cut, Dissolve, Fade, Shot, photo, shot_sequence, write_clip  # noqa: E402
+
+from diffbgm.video.analysis import AnalysisConfig, VideoAnalysis, analyze_video  # noqa: E402
+from diffbgm.video.decode import stream_timing  # noqa: E402
+from diffbgm.video.edits import Transition  # noqa: E402
+from diffbgm.video.refine import MIN_CUT_SCORE, content_score, hsv_of  # noqa: E402
+
+PHOTOS = ("astronaut", "coffee", "rocket", "chelsea", "immunohistochemistry")
+
+
+class BlankEncoder:
+    """No image semantics: these tests are about time, and the real encoder is slow."""
+
+    def embed(self, frames):
+        return np.zeros((len(frames), 1280), np.float32)
+
+    def top_labels(self, rows, k):
+        return [[] for _ in rows]
+
+
+def _analyse(tmp_path, clip: Clip, suffix: str = ".mp4"):
+    truth = write_clip(tmp_path / f"clip{suffix}", clip)
+    analysis = analyze_video(tmp_path / f"clip{suffix}", AnalysisConfig(), progress=False, encoder=BlankEncoder())
+    return truth, analysis
+
+
+def _matches(found, expected, tolerance) -> bool:
+    return len(found) == len(expected) and all(abs(a - b) <= tolerance for a, b in zip(found, expected))
+
+
+@pytest.mark.parametrize("fps", [24000 / 1001, 30000 / 1001, 60000 / 1001])
+def test_hard_cuts_land_on_their_exact_frame(tmp_path, fps):
+    # Shot lengths in frames chosen so that no cut falls on the 1/8-s analysis grid.
+    frames = [round(fps * s) + 1 for s in (1.3, 1.7, 1.1, 1.45)]
+    truth, analysis = _analyse(tmp_path, Clip(shot_sequence(PHOTOS[:4], frames), (Cut(),) * 3, fps=fps))
+    assert not any(abs(t * 8 - round(t * 8)) < 1e-3 for t in truth.cuts_s)
+    assert _matches(analysis.cuts_s, truth.cuts_s, 1e-3), (analysis.cuts_s, truth.cuts_s)
+
+
+@pytest.mark.parametrize(
+    "clip, suffix",
+    [
+        (Clip(shot_sequence(PHOTOS[:2], [61, 60]), (Cut(),), fps=25), ".mp4"),  # 4.84 s
+        (Clip(shot_sequence(PHOTOS[:2], [41, 50]), (Cut(),), fps=30, vfr_seed=3), ".mkv"),
+        (Clip(shot_sequence(PHOTOS[:2], [41, 40]), (Cut(),), fps=25, start_s=0.33, audio=True), ".mp4"),
+        (Clip(shot_sequence(PHOTOS[:2], [41, 40]), (Cut(),), fps=30000 / 1001, rotation=90), ".mov"),
+    ],
+    ids=["not-a-multiple-of-the-grid", "vfr", "delayed-first-frame", "rotated"],
+)
+def test_duration_is_the_streams_own_length(tmp_path, clip, suffix):
+    truth, analysis = _analyse(tmp_path, clip, suffix)
+    assert abs(truth.length_s * 8 - round(truth.length_s * 8)) > 1e-3  # the grid would overshoot
+    assert abs(analysis.duration_s - truth.length_s) <= truth.frame_period_s
+    assert analysis.duration_s <= truth.length_s + 1e-3
+    assert analysis.shots[-1][1] == analysis.duration_s
+    assert stream_timing(tmp_path / f"clip{suffix}").frame_times_s.tolist() == pytest.approx(truth.frame_times_s)
+
+
+def test_fade_through_black_is_one_transition_not_a_black_shot(tmp_path):
+    clip = Clip(shot_sequence(PHOTOS[:3], [50, 55, 45]), (Fade(12, 25, 12), Cut()), fps=25)
+    truth, analysis = _analyse(tmp_path, clip)
+    (true_fade,) = truth.transitions
+    (found,) = analysis.transitions
+    assert found.kind == "fade_through_black"
+    assert abs(found.point_s - true_fade.point_s) <= truth.frame_period_s
+    assert abs(found.start_s - true_fade.start_s) <= truth.frame_period_s
+    assert _matches(analysis.cuts_s, truth.boundaries_s, truth.frame_period_s)
+    assert len(analysis.shots) == 3  # no shot of black between
+
+
+@pytest.mark.parametrize("fade, kind", [(Fade(14, 12, 0), "fade_out"), (Fade(0, 12, 14), "fade_in")])
+def test_fade_out_or_in_with_a_cut_on_the_other_side_of_the_black(tmp_path, fade, kind):
+    clip = Clip(shot_sequence(PHOTOS[:2], [55, 50]), (fade,), fps=25)
+    truth, analysis = _analyse(tmp_path, clip)
+    (found,) = analysis.transitions
+    assert found.kind == kind
+    assert analysis.cuts_s == pytest.approx([truth.transitions[0].point_s], abs=truth.frame_period_s)
+
+
+def test_fades_at_the_start_and_end_are_no_boundaries(tmp_path):
+    clip = Clip(shot_sequence(PHOTOS[:2], [50, 50]), (Cut(),), fps=25, fade_in_frames=12, fade_out_frames=15)
+    truth, analysis = _analyse(tmp_path, clip)
+    assert [(t.kind, t.point_s) for t in analysis.transitions] == [("fade_in", None), ("fade_out", None)]
+    assert _matches(analysis.cuts_s, truth.cuts_s, 1e-3)
+
+
+@pytest.mark.parametrize("frames", [8, 18])
+def test_cross_dissolve_is_one_boundary_at_its_midpoint(tmp_path, frames):
+    clip = Clip(shot_sequence(PHOTOS[:2], [50, 50]), (Dissolve(frames),), fps=25)
+    truth, analysis = _analyse(tmp_path, clip)
+    (true_dissolve,) = truth.transitions
+    (found,) = analysis.transitions
+    assert found.kind == "dissolve"
+    assert abs(found.point_s - true_dissolve.point_s) <= truth.frame_period_s
+    assert analysis.cuts_s == [pytest.approx(found.point_s)]
+
+
+def test_pan_zoom_and_shake_inside_one_shot_are_no_cuts(tmp_path):
+    still = Shot("hubble_deep_field", 40, Camera((0.3, 0.5, 0.6)))
+    # The camera starts a fast pan and zoom where the still shot ends: one continuous shot.
+    pan = Shot("hubble_deep_field", 70, Camera((0.3, 0.5, 0.6), (0.75, 0.45, 0.3)))
+    shaky = Shot("coffee", 60, Camera((0.5, 0.5, 0.8), shake_px=6, seed=3))
+    clip = Clip((still, pan, shaky), (Continue(), Cut()), fps=30000 / 1001)
+    truth, analysis = _analyse(tmp_path, clip)
+    assert _matches(analysis.cuts_s, truth.cuts_s, 1e-3)
+    assert analysis.transitions == []
+
+
+def test_flash_frames_are_accents_not_cuts(tmp_path):
+    shots = (Shot("astronaut", 60, flashes=((20, 1), (45, 2))), Shot("rocket", 50, Camera((0.5, 0.5, 0.7), (0.55, 0.5, 0.65)), flashes=((28, 3),)))
+    truth, analysis = _analyse(tmp_path, Clip(shots, (Cut(),), fps=24))
+    assert _matches(analysis.cuts_s, truth.cuts_s, 1e-3)
+    assert _matches(analysis.accents_s, truth.accents_s, 1e-3)
+
+
+def test_a_shot_far_shorter_than_a_beat_is_an_accent(tmp_path):
+    # 1.2 s | 0.24 s | 1.2 s | 0.4 s | 1.2 s: the 0.24-s shot is no section, the 0.4-s one is.
+    truth, analysis = _analyse(tmp_path, Clip(shot_sequence(PHOTOS, [30, 6, 30, 10, 30]), (Cut(),) * 4, fps=25))
+    assert len(truth.accents_s) == 1
+    assert _matches(analysis.cuts_s, truth.cuts_s, 1e-3)
+    assert _matches(analysis.accents_s, truth.accents_s, 1e-3)
+
+
+def test_transitions_and_accents_are_saved_and_older_analyses_still_load(tmp_path):
+    clip = Clip((Shot("astronaut", 50, flashes=((20, 2),)), *shot_sequence(PHOTOS[1:3], [50, 40])), (Dissolve(12), Cut()), fps=25)
+    _, analysis = _analyse(tmp_path, clip)
+    assert analysis.transitions and analysis.accents_s
+    analysis.save(tmp_path / "saved")
+    loaded = VideoAnalysis.load(tmp_path / "saved")
+    assert loaded.transitions == analysis.transitions and loaded.accents_s == analysis.accents_s
+    assert Transition.from_dict(analysis.transitions[0].to_dict()) == analysis.transitions[0]
+    meta_path = tmp_path / "saved" / "analysis.json"
+    meta = json.loads(meta_path.read_text())
+    del meta["transitions"], meta["accents_s"]
+    meta_path.write_text(json.dumps(meta))
+    old = VideoAnalysis.load(tmp_path / "saved")
+    assert old.transitions == [] and old.accents_s == [] and old.cuts_s == analysis.cuts_s
+
+
+def test_grey_pictures_do_not_change_hue_on_chroma_noise():
+    # The hue of a grey pixel is the encoder's chroma noise; it must not count as a change of picture.
+    grey = photo("camera")[::4, ::4]
+    ycc = cv2.cvtColor(grey, cv2.COLOR_RGB2YCrCb).astype(np.int16)
+    ycc[..., 1:] += np.random.default_rng(0).integers(-1, 2, ycc[..., 1:].shape)
+    noisy = cv2.cvtColor(np.clip(ycc, 0, 255).astype(np.uint8), cv2.COLOR_YCrCb2RGB)
+    assert content_score(hsv_of(grey), hsv_of(noisy)) < MIN_CUT_SCORE / 2
+    other = photo("coins")[: grey.shape[0], : grey.shape[1]]
+    assert content_score(hsv_of(grey), hsv_of(other)) > MIN_CUT_SCORE
