@@ -4,9 +4,11 @@
     python3 benchmarks/bench_timing.py --edits 50 --seed 3
 
 An edit: shots of uniform random length 1.5-8 s, cut at whole frames of 24 or 29.97 fps, a clip of
-10-600 s (log-uniform). Printed: share of boundaries within 40 ms of a downbeat, share of cuts within
-40 ms of a beat, the largest bar-to-bar tempo step per clip and tempo changes (> 2 %) per minute, and,
-per mood, the median tempo with the range ``tempo_for_mood`` gives.
+10-600 s (log-uniform); one shot in five gets an accent (a flash frame) at least 0.5 s from its cuts.
+Printed: share of cuts within 40 ms of a downbeat and of a beat, share of accents on a beat, the
+largest bar-to-bar tempo step per clip and tempo changes (> 2 %) per minute, and the median tempo of
+each clip with the tempo range ``tempo_for_mood`` gives for "calm, sad, slow" and for "energetic,
+happy, fast".
 """
 
 from __future__ import annotations
@@ -24,15 +26,19 @@ from diffbgm.music.tempo import tempo_for_mood
 TOLERANCE_S = 0.04
 
 
-def random_edit(rng: np.random.Generator) -> tuple[float, np.ndarray]:
-    """Duration and cut times of one random edit (cuts and end on whole frames)."""
+def random_edit(rng: np.random.Generator) -> tuple[float, np.ndarray, np.ndarray]:
+    """Duration, cut times and accent times of one random edit (all on whole frames)."""
     fps = rng.choice([24.0, 30000.0 / 1001.0])
     target = float(np.exp(rng.uniform(np.log(10.0), np.log(600.0))))
     shots = [rng.uniform(1.5, 8.0)]
     while sum(shots) < target:
         shots.append(rng.uniform(1.5, 8.0))
-    frames = np.round(np.cumsum(shots) * fps)
-    return float(frames[-1] / fps), frames[:-1] / fps
+    ends = np.cumsum(shots)
+    starts = ends - np.array(shots)
+    flashes = rng.random(len(shots)) < 0.2
+    accents = starts[flashes] + 0.5 + rng.random(flashes.sum()) * (np.array(shots)[flashes] - 1.0)
+    frames = np.round(ends * fps)
+    return float(frames[-1] / fps), frames[:-1] / fps, np.round(accents * fps) / fps
 
 
 def main() -> None:
@@ -44,30 +50,36 @@ def main() -> None:
     edits = [random_edit(rng) for _ in range(args.edits)]
     moods = {"calm, sad, slow": mood_from_words(["calm", "sad", "slow"]),
              "energetic, happy, fast": mood_from_words(["energetic", "happy", "fast"])}
-    on_downbeat, on_beat, steps, changes, seconds = [], [], [], [], []
-    for duration, cuts in edits:
+    on_downbeat, on_beat, accent_on_beat, steps, changes, seconds = [], [], [], [], [], []
+    for duration, cuts, accents in edits:
         start = time.perf_counter()
-        plan = plan_timing(duration, cuts)
+        plan = plan_timing(duration, cuts, accents_s=accents)
         seconds.append(time.perf_counter() - start)
         errors = cut_errors(cuts, plan.beats_s)
         on_downbeat.append(errors.downbeat_s <= TOLERANCE_S + 1e-12)
         on_beat.append(errors.beat_s <= TOLERANCE_S + 1e-12)
+        accent_on_beat.append(cut_errors(accents, plan.beats_s).beat_s <= TOLERANCE_S + 1e-12)
         steps.append(plan.max_tempo_step)
         changes.append(tempo_changes_per_minute(plan.bar_bpm, duration))
-    on_downbeat, on_beat = np.concatenate(on_downbeat), np.concatenate(on_beat)
-    print(f"{args.edits} edits, {len(on_downbeat)} cuts, {sum(d for d, _ in edits) / 60:.0f} min; "
-          f"planning {np.mean(seconds):.2f} s per edit (max {np.max(seconds):.2f})")
+    on_downbeat, on_beat, accent_on_beat = (np.concatenate(v) for v in (on_downbeat, on_beat, accent_on_beat))
+    print(f"{args.edits} edits, {len(on_downbeat)} cuts, {len(accent_on_beat)} accents, "
+          f"{sum(e[0] for e in edits) / 60:.0f} min; planning {np.mean(seconds):.2f} s per edit "
+          f"(max {np.max(seconds):.2f})")
     print(f"cuts on a downbeat (<= {TOLERANCE_S * 1000:.0f} ms): {on_downbeat.mean():.1%}; "
-          f"on a beat: {on_beat.mean():.1%}")
+          f"on a beat: {on_beat.mean():.1%}; accents on a beat: {accent_on_beat.mean():.1%}")
     print("max tempo step per clip: " + ", ".join(f"p{q} {np.percentile(steps, q):.1%}" for q in (50, 90, 100)))
     print("tempo changes > 2 % per minute: " + ", ".join(f"p{q} {np.percentile(changes, q):.1f}" for q in (50, 90, 100)))
+    medians = {}
     for words, mood in moods.items():
         preference = tempo_for_mood(mood.arousal, mood.valence)
         config = TimingConfig(bpm_range=preference.bpm_range, preferred_bpm=preference.preferred_bpm)
-        medians = [plan_timing(duration, cuts, config).tempo_bpm for duration, cuts in edits[:50]]
+        medians[words] = np.array([plan_timing(duration, cuts, config).tempo_bpm for duration, cuts, _ in edits])
         print(f"{words!r}: range {preference.bpm_range[0]:.0f}-{preference.bpm_range[1]:.0f}, preferred "
-              f"{preference.preferred_bpm:.0f}; median tempo over 50 edits p10/p50/p90 "
-              + "/".join(f"{np.percentile(medians, q):.0f}" for q in (10, 50, 90)))
+              f"{preference.preferred_bpm:.0f}; median tempo per clip p10/p50/p90 "
+              + "/".join(f"{np.percentile(medians[words], q):.0f}" for q in (10, 50, 90)))
+    gap = medians["energetic, happy, fast"] - medians["calm, sad, slow"]
+    print(f"energetic minus calm median tempo per clip: min {gap.min():.0f}, p10 {np.percentile(gap, 10):.0f}, "
+          f"median {np.median(gap):.0f}; clips under 20 BPM apart: {np.sum(gap < 20)}")
 
 
 if __name__ == "__main__":

@@ -98,9 +98,9 @@ class TimingConfig:
     change_weight: float = 30.0
     ramp_reach: float = 0.6
     anchor_weight: float = 0.5
-    merged_cut_cost: float = 4.0
-    dropped_cut_cost: float = 60.0
-    dropped_accent_cost: float = 2.0
+    merged_cut_cost: float = 8.0
+    dropped_cut_cost: float = 25.0
+    dropped_accent_cost: float = 6.0
     inner_shift_weight: float = 20.0
     max_inner_shift: float = 0.2
     partial_end_cost: float = 3.0
