@@ -38,6 +38,9 @@ from diffbgm.music.sync_metrics import cut_errors, max_tempo_step
 from diffbgm.music.tempo import TempoMap
 
 SECONDS_PER_MINUTE = 60.0
+# Failed bar-length solves after which accents are no longer put on beats (they are minor events, and
+# each further try reruns the search).
+ACCENT_ATTEMPTS = 4
 
 
 class VideoTooShortError(ValueError):
@@ -304,8 +307,10 @@ def _search_bars(duration_s: float, cuts: np.ndarray, accents: np.ndarray, confi
     bar_range = (bar_seconds(high), bar_seconds(low))
     preferred_bar = _preferred_bar_s(config)
     search = _GridSearch(duration_s, cuts, accents, config)
-    # Each failed solve gives up one kept cut or placed beat, so this ends.
-    for _ in range(2 * len(cuts) + len(accents) + 1):
+    # Each failed solve gives up one kept cut or placed beat (after a few, every accent), so this ends.
+    for attempt in range(2 * len(cuts) + len(accents) + 1):
+        if attempt == ACCENT_ATTEMPTS:
+            search.give_up_accents()
         layout = search.best_layout()
         if layout is None:
             break
@@ -355,6 +360,10 @@ class _GridSearch:
         else:
             self.unanchored.add(event)
 
+    def give_up_accents(self) -> None:
+        """Put no accent on the beat grid."""
+        self.unanchored.update(int(k) for k in np.flatnonzero(~self.is_cut[1:-1]) + 1)
+
     def _anchor_cost(self, k: int) -> np.ndarray:
         """Cost of anchoring event ``k`` at each phase of the bar."""
         config = self.config
@@ -374,8 +383,8 @@ class _GridSearch:
         return float(self.config.dropped_cut_cost * inner.sum() + self.config.dropped_accent_cost * (~inner).sum())
 
     def best_layout(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
-        """Anchored beats, their times, sources (event number) and whether each is a downbeat, of the
-        cheapest layout; ``None`` if no layout fits the range."""
+        """Anchored beats, their times, sources (event number, ``-1`` for the video's end) and whether
+        each is a downbeat, of the cheapest layout; ``None`` if no layout fits the range."""
         config = self.config
         n = len(self.times)
         phases = np.arange(BEATS_PER_BAR)
@@ -432,4 +441,5 @@ class _GridSearch:
             k, state = j, previous
         events = np.array([k for k, _ in reversed(path)])
         anchor_beats = np.cumsum([beats for _, beats in reversed(path)])
-        return anchor_beats, self.times[events], events, anchor_beats % BEATS_PER_BAR == 0
+        sources = np.where(events == n - 1, -1, events)
+        return anchor_beats, self.times[events], sources, anchor_beats % BEATS_PER_BAR == 0

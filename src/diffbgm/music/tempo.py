@@ -115,9 +115,9 @@ class TempoMap:
 
 # Tempo of a neutral mood: the geometric middle of the 70-140 BPM range POP909 songs mostly use.
 NEUTRAL_BPM = 99.0
-# Octaves of tempo per unit of arousal and of valence: arousal 1 is about 27 % faster than neutral,
-# -1 about 21 % slower (fast tempi read as aroused, Gabrielsson & Lindstroem 2010); valence matters less.
-AROUSAL_OCTAVES = 0.35
+# Octaves of tempo per unit of arousal and of valence: arousal 1 is about 37 % faster than neutral,
+# -1 about 27 % slower (fast tempi read as aroused, Gabrielsson & Lindstroem 2010); valence matters less.
+AROUSAL_OCTAVES = 0.45
 VALENCE_OCTAVES = 0.05
 # Picture motion (frame widths per second) that reads as neutral, and its weight against the mood.
 NEUTRAL_MOTION = 0.1
