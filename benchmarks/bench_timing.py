@@ -68,7 +68,8 @@ def main() -> None:
     print(f"cuts on a downbeat (<= {TOLERANCE_S * 1000:.0f} ms): {on_downbeat.mean():.1%}; "
           f"on a beat: {on_beat.mean():.1%}; accents on a beat: {accent_on_beat.mean():.1%}")
     print("max tempo step per clip: " + ", ".join(f"p{q} {np.percentile(steps, q):.1%}" for q in (50, 90, 100)))
-    print("tempo changes > 2 % per minute: " + ", ".join(f"p{q} {np.percentile(changes, q):.1f}" for q in (50, 90, 100)))
+    print("tempo changes > 2 % per minute: "
+          + ", ".join(f"p{q} {np.percentile(changes, q):.1f}" for q in (50, 90, 100)))
     medians = {}
     for words, mood in moods.items():
         preference = tempo_for_mood(mood.arousal, mood.valence)

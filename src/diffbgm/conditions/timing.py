@@ -9,17 +9,17 @@ lies after the end (``TimingPlan.music_end_s``; the audio is trimmed to the vide
 
 Two stages:
 
-1. A dynamic programme over the cuts chooses which cuts become bar lines ("kept") and how many bars
-   each stretch between kept cuts gets. A stretch's mean tempo must lie in ``bpm_range``; it pays for
-   its distance from ``preferred_bpm`` and for the change of mean tempo from the previous stretch (a
-   change that ramps over both stretches could not absorb within ``max_tempo_step`` per bar is
-   forbidden). A cut inside a stretch ("merged": the shot is too short for a bar, or keeping it would
-   jerk the tempo) and every accent are put on the nearest beat of the stretch's even grid when the
-   tempo shift that needs is small, and dropped otherwise; both are paid for.
-2. The bar durations are then the smoothest ones through all those beats
+1. A dynamic programme over the events (cuts, accents, the video's end) chooses which to anchor on
+   the beat grid and how many beats lie between consecutive anchored events. A cut pays for landing on
+   a beat other than the downbeat (more on the second and fourth beat), an event left off the grid pays
+   more, ending the video inside a bar pays a little. Each segment's mean tempo must lie in
+   ``bpm_range`` and pays for its distance from ``preferred_bpm``; a change of mean tempo between
+   neighbouring segments pays by its square, and one that ramps over the two segments could not absorb
+   within ``max_tempo_step`` per bar (times ``ramp_reach``) is forbidden.
+2. The bar durations are then the smoothest ones through all the anchored beats
    (:func:`diffbgm.music.bar_lengths.solve_bar_lengths`: least squares of neighbouring differences
-   under the equality constraints, range and step bounds). If no such grid exists, the kept cut or
-   placed beat nearest the trouble is given up and the search runs again.
+   under the equality constraints, range and step bounds). If no such grid exists, the anchored event
+   nearest the trouble is taken off its downbeat (or off the grid) and the search runs again.
 
 A fixed ``bpm`` gives a constant tempo from time 0 whose last bar line is the first at or after the
 video's end.
@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from diffbgm.music.bar_lengths import BarLengthProblem, solve_bar_lengths
-from diffbgm.music.grid import BEATS_PER_BAR, STEPS_PER_BEAT
+from diffbgm.music.grid import BEATS_PER_BAR
 from diffbgm.music.sync_metrics import cut_errors, max_tempo_step
 from diffbgm.music.tempo import TempoMap
 
@@ -65,23 +65,20 @@ class TimingConfig:
     min_duration_s:
         Shortest video that is scored.
     max_merged_shots:
-        The most consecutive shots one stretch between kept cuts may span.
+        The most consecutive events one segment between anchored events may span (bounds the work).
     change_weight:
-        Cost of a change of mean tempo between neighbouring stretches, per squared log ratio and
+        Cost of a change of mean tempo between neighbouring segments, per squared log ratio and
         divided by the bars the change can ramp over.
     ramp_reach:
         Share of the ramp capacity (``max_tempo_step`` per bar over the mean bar count of the two
-        stretches) the search may plan on; the rest is left to the neighbours' own changes.
+        segments) the search may plan on; the rest is left to the bar-length solve (a larger share puts
+        more cuts on downbeats but fails that solve more often).
     anchor_weight:
         Cost per bar and squared log ratio of the distance from ``preferred_bpm``.
     merged_cut_cost:
-        Cost of a cut placed on a beat that is not a downbeat.
+        Cost of a cut on the third beat of a bar (1.5 times as much on the second or fourth).
     dropped_cut_cost, dropped_accent_cost:
         Cost of a cut or an accent left off the beat grid.
-    inner_shift_weight:
-        Cost per squared relative tempo shift that putting a merged cut or accent on its beat needs.
-    max_inner_shift:
-        The largest such shift; beyond it the cut or accent is dropped.
     partial_end_cost:
         Cost of ending the video on a beat inside the last bar instead of on a bar line.
     accent_merge_s:
@@ -104,8 +101,6 @@ class TimingConfig:
     merged_cut_cost: float = 8.0
     dropped_cut_cost: float = 25.0
     dropped_accent_cost: float = 6.0
-    inner_shift_weight: float = 20.0
-    max_inner_shift: float = 0.2
     partial_end_cost: float = 3.0
     accent_merge_s: float = 0.02
     pull_weight: float = 1e-3
