@@ -28,7 +28,7 @@ video's end.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -73,6 +73,9 @@ class TimingConfig:
         Share of the ramp capacity (``max_tempo_step`` per bar over the mean bar count of the two
         segments) the search may plan on; the rest is left to the bar-length solve (a larger share puts
         more cuts on downbeats but fails that solve more often).
+    bold_ramp_reaches:
+        Larger shares tried first, largest first; the first whose plan solves is taken, else the
+        search falls back to ``ramp_reach`` and repairs its plan where the solve fails.
     anchor_weight:
         Cost per bar and squared log ratio of the distance from ``preferred_bpm``.
     merged_cut_cost:
@@ -97,6 +100,7 @@ class TimingConfig:
     max_merged_shots: int = 4
     change_weight: float = 30.0
     ramp_reach: float = 0.6
+    bold_ramp_reaches: tuple[float, ...] = (1.0, 0.9, 0.8, 0.7)
     anchor_weight: float = 0.5
     merged_cut_cost: float = 8.0
     dropped_cut_cost: float = 25.0
@@ -301,6 +305,18 @@ def _search_bars(duration_s: float, cuts: np.ndarray, accents: np.ndarray, confi
     low, high = config.bpm_range
     bar_range = (bar_seconds(high), bar_seconds(low))
     preferred_bar = _preferred_bar_s(config)
+
+    def solve(layout):
+        beats, times = layout[:2]
+        return solve_bar_lengths(BarLengthProblem(math.ceil(beats[-1] / BEATS_PER_BAR), beats, times, bar_range,
+                                                  preferred_bar, config.max_tempo_step, config.pull_weight))
+
+    # Bolder plans first: each puts more cuts on downbeats, and more often has no grid that fits.
+    for reach in sorted((r for r in config.bold_ramp_reaches if r > config.ramp_reach), reverse=True):
+        layout = _GridSearch(duration_s, cuts, accents, replace(config, ramp_reach=reach)).best_layout()
+        solution = solve(layout) if layout is not None else None
+        if solution is not None and solution.bars_s is not None:
+            return solution.bars_s
     search = _GridSearch(duration_s, cuts, accents, config)
     # Each failed solve gives up one kept cut or placed beat (after a few, every accent), so this ends.
     for attempt in range(2 * len(cuts) + len(accents) + 1):
@@ -310,9 +326,7 @@ def _search_bars(duration_s: float, cuts: np.ndarray, accents: np.ndarray, confi
         if layout is None:
             break
         beats, times, sources, on_downbeat = layout
-        n_bars = math.ceil(beats[-1] / BEATS_PER_BAR)
-        solution = solve_bar_lengths(BarLengthProblem(n_bars, beats, times, bar_range, preferred_bar,
-                                                      config.max_tempo_step, config.pull_weight))
+        solution = solve(layout)
         if solution.bars_s is not None:
             return solution.bars_s
         movable = np.flatnonzero(sources >= 0)
