@@ -85,3 +85,18 @@ def test_tempo_rises_with_arousal_and_motion():
         assert low < preference.preferred_bpm < high and high / low == pytest.approx(2.0)
     with pytest.raises(ValueError):
         tempo_for_mood(1.5)
+
+
+def test_bar_lengths_warm_start_gives_the_cold_solution():
+    problem = BarLengthProblem(5, np.array([4, 20]), np.array([2.0, 12.0]), (1.5, 3.5), 2.4, max_step=0.1)
+    cold = solve_bar_lengths(problem)
+    assert cold.active
+    # One more anchor near where the first solution puts beat 12.
+    beat_12 = float(np.sum(cold.bars_s[:3])) - 0.02
+    more = BarLengthProblem(5, np.array([4, 12, 20]), np.array([2.0, beat_12, 12.0]), (1.5, 3.5), 2.4, max_step=0.1)
+    np.testing.assert_allclose(solve_bar_lengths(more, initial_active=cold.active).bars_s,
+                               solve_bar_lengths(more).bars_s, atol=1e-9)
+    # A warm start that contradicts the anchors is dropped.
+    fixed = BarLengthProblem(5, np.array([4, 20]), np.array([2.4, 12.0]), (1.5, 3.5), 2.4, max_step=0.1)
+    np.testing.assert_allclose(solve_bar_lengths(fixed, initial_active=cold.active).bars_s,
+                               solve_bar_lengths(fixed).bars_s, atol=1e-9)

@@ -306,17 +306,28 @@ def _search_bars(duration_s: float, cuts: np.ndarray, accents: np.ndarray, confi
     bar_range = (bar_seconds(high), bar_seconds(low))
     preferred_bar = _preferred_bar_s(config)
 
-    def solve(layout):
-        beats, times = layout[:2]
-        return solve_bar_lengths(BarLengthProblem(math.ceil(beats[-1] / BEATS_PER_BAR), beats, times, bar_range,
-                                                  preferred_bar, config.max_tempo_step, config.pull_weight))
+    def solve(beats: np.ndarray, times: np.ndarray, warm: tuple[int, ...] = ()):
+        problem = BarLengthProblem(math.ceil(beats[-1] / BEATS_PER_BAR), beats, times, bar_range, preferred_bar,
+                                   config.max_tempo_step, config.pull_weight)
+        return solve_bar_lengths(problem, initial_active=warm)
 
+    found = _first_solved_layout(duration_s, cuts, accents, config, solve)
+    if found is None:
+        # Nothing but the video's length fits the range: a steady tempo, the video ending inside a bar.
+        return _constant_bars(duration_s, SECONDS_PER_MINUTE * BEATS_PER_BAR / preferred_bar)
+    beats, times, solution = found
+    return _refine(beats, times, solution, cuts, accents, solve)
+
+
+def _first_solved_layout(duration_s, cuts, accents, config, solve):
+    """Anchored beats, their times and the bar-length solution of the first plan that solves."""
     # Bolder plans first: each puts more cuts on downbeats, and more often has no grid that fits.
     for reach in sorted((r for r in config.bold_ramp_reaches if r > config.ramp_reach), reverse=True):
         layout = _GridSearch(duration_s, cuts, accents, replace(config, ramp_reach=reach)).best_layout()
-        solution = solve(layout) if layout is not None else None
-        if solution is not None and solution.bars_s is not None:
-            return solution.bars_s
+        if layout is not None:
+            solution = solve(*layout[:2])
+            if solution.bars_s is not None:
+                return layout[0], layout[1], solution
     search = _GridSearch(duration_s, cuts, accents, config)
     # Each failed solve gives up one kept cut or placed beat (after a few, every accent), so this ends.
     for attempt in range(2 * len(cuts) + len(accents) + 1):
@@ -324,19 +335,52 @@ def _search_bars(duration_s: float, cuts: np.ndarray, accents: np.ndarray, confi
             search.give_up_accents()
         layout = search.best_layout()
         if layout is None:
-            break
+            return None
         beats, times, sources, on_downbeat = layout
-        solution = solve(layout)
+        solution = solve(beats, times)
         if solution.bars_s is not None:
-            return solution.bars_s
+            return beats, times, solution
         movable = np.flatnonzero(sources >= 0)
         if len(movable) == 0:
-            break
+            return None
         trouble_beat = BEATS_PER_BAR * solution.worst_bar + BEATS_PER_BAR / 2
         nearest = movable[np.argmin(np.abs(beats[movable] - trouble_beat))]
         search.give_up(int(sources[nearest]), bool(on_downbeat[nearest]))
-    # Nothing but the video's length fits the range: a steady tempo, the video ending inside a bar.
-    return _constant_bars(duration_s, SECONDS_PER_MINUTE * BEATS_PER_BAR / preferred_bar)
+    return None
+
+
+def _refine(beats, times, solution, cuts, accents, solve) -> np.ndarray:
+    """Greedily pin more events to the grid the solution leaves them near, keeping each pin that the
+    bar-length solve can still satisfy: a cut off its downbeat onto the nearest downbeat (or, failing
+    that, beat), an accent off the beat grid onto the nearest beat."""
+    bars = solution.bars_s
+    active = solution.active
+    anchored = set(np.round(times, 9))
+
+    def beat_of(time_s: float, bars_s: np.ndarray) -> float:
+        downbeats = np.concatenate([[0.0], np.cumsum(bars_s)])
+        return float(np.interp(time_s, downbeats, BEATS_PER_BAR * np.arange(len(downbeats))))
+
+    candidates = [(t, True) for t in cuts] + [(t, False) for t in accents]
+    for time_s, is_cut in sorted(candidates):
+        if round(time_s, 9) in anchored:
+            continue
+        position = beat_of(time_s, bars)
+        targets = [BEATS_PER_BAR * round(position / BEATS_PER_BAR)] if is_cut else []
+        targets.append(round(position))
+        for target in targets:
+            if abs(target - position) > 1.0 or target <= 0 or target >= beats[-1] or np.any(beats == target):
+                continue
+            order = np.searchsorted(beats, target)
+            trial_beats, trial_times = np.insert(beats, order, target), np.insert(times, order, time_s)
+            if np.any(np.diff(trial_times) <= 0):
+                continue
+            trial = solve(trial_beats, trial_times, active)
+            if trial.bars_s is not None:
+                beats, times, bars, active = trial_beats, trial_times, trial.bars_s, trial.active
+                anchored.add(round(time_s, 9))
+                break
+    return bars
 
 
 class _GridSearch:

@@ -53,10 +53,12 @@ class BarLengthProblem:
 @dataclass(frozen=True)
 class BarLengthSolution:
     """``bars_s``: the bar durations, or ``None`` when no grid meets the constraints; ``worst_bar``:
-    the bar whose range or step is most violated by the equality-only solution (where to relax)."""
+    the bar whose range or step is most violated by the equality-only solution (where to relax);
+    ``active``: the bounds that hold with equality (a warm start for a similar problem)."""
 
     bars_s: np.ndarray | None
     worst_bar: int
+    active: tuple[int, ...] = ()
 
 
 def anchor_rows(n_bars: int, anchor_beats: np.ndarray) -> np.ndarray:
@@ -94,8 +96,13 @@ def _solve_kkt(hessian: np.ndarray, linear: np.ndarray, a: np.ndarray, b: np.nda
     return solution[:n], solution[n:]
 
 
-def solve_bar_lengths(problem: BarLengthProblem, max_iterations: int = 300) -> BarLengthSolution:
-    """The smoothest bar durations through the anchors within the range and step bounds."""
+def solve_bar_lengths(problem: BarLengthProblem, max_iterations: int = 300,
+                      initial_active: tuple[int, ...] = ()) -> BarLengthSolution:
+    """The smoothest bar durations through the anchors within the range and step bounds.
+
+    ``initial_active`` (the ``active`` of an earlier solution with the same bar count) starts the
+    active set there instead of empty.
+    """
     n = problem.n_bars
     unit = problem.preferred_bar_s
     a_eq = anchor_rows(n, problem.anchor_beats)
@@ -111,7 +118,8 @@ def solve_bar_lengths(problem: BarLengthProblem, max_iterations: int = 300) -> B
         violation = g @ x - h
         return int(np.argmax(violation)) % n if len(violation) else 0
 
-    active: list[int] = []
+    active: list[int] = list(initial_active)
+    warm = bool(active)
     worst_bar = -1
     for _ in range(max_iterations):
         a = np.vstack([a_eq, g[active]]) if active else a_eq
@@ -119,6 +127,9 @@ def solve_bar_lengths(problem: BarLengthProblem, max_iterations: int = 300) -> B
         x, multipliers = _solve_kkt(hessian, linear, a, b)
         if worst_bar < 0:
             worst_bar = worst(x) if n > 1 else 0
+        if warm and np.max(np.abs(a @ x - b), initial=0.0) > 1e-7:
+            active, warm, worst_bar = [], False, -1  # the warm start conflicts with the anchors: start cold
+            continue
         if np.max(np.abs(a @ x - b), initial=0.0) > 1e-7:
             return BarLengthSolution(None, worst_bar)
         inequality_multipliers = multipliers[len(b_eq):]
@@ -128,7 +139,7 @@ def solve_bar_lengths(problem: BarLengthProblem, max_iterations: int = 300) -> B
         violation = g @ x - h
         violated = [int(i) for i in np.flatnonzero(violation > tolerance) if int(i) not in active]
         if not violated:
-            return BarLengthSolution(x * unit, worst_bar)
+            return BarLengthSolution(x * unit, worst_bar, tuple(active))
         # One constraint at a time, the most violated first (the classic primal active-set step).
         active.append(max(violated, key=lambda i: violation[i]))
     return BarLengthSolution(None, worst_bar)
