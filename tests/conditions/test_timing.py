@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from diffbgm.conditions.mood import mood_from_words
-from diffbgm.conditions.timing import TimingConfig, VideoTooShortError, plan_from_beats, plan_timing
+from diffbgm.conditions.timing import (
+    TimingConfig,
+    VideoTooShortError,
+    plan_from_beats,
+    plan_timing,
+    timing_config,
+)
 from diffbgm.music.sync_metrics import cut_errors
 from diffbgm.music.tempo import tempo_for_mood
 
@@ -174,3 +180,13 @@ def test_mood_moves_the_tempo_and_cuts_still_land():
         assert np.mean(plan.cut_beat_error_steps <= 1e-6) >= 0.8
         tempi.append(plan.tempo_bpm)
     assert tempi[1] - tempi[0] >= 20.0
+
+
+def test_timing_config_prefers_the_users_tempo_then_range_then_mood():
+    assert timing_config(bpm=90.0, tempo_range=(60.0, 80.0), arousal=1.0) == TimingConfig(bpm=90.0)
+    assert timing_config(tempo_range=(60, 80), arousal=1.0) == TimingConfig(bpm_range=(60.0, 80.0))
+    assert timing_config() == TimingConfig()
+    lively, still = timing_config(arousal=0.7, valence=0.6), timing_config(motion=0.01)
+    assert lively.preferred_bpm == tempo_for_mood(0.7, 0.6).preferred_bpm
+    assert lively.bpm_range == tempo_for_mood(0.7, 0.6).bpm_range
+    assert still.preferred_bpm < tempo_for_mood(0.0).preferred_bpm < lively.preferred_bpm

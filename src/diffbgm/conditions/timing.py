@@ -35,7 +35,7 @@ import numpy as np
 from diffbgm.music.bar_lengths import BarLengthProblem, solve_bar_lengths
 from diffbgm.music.grid import BEATS_PER_BAR
 from diffbgm.music.sync_metrics import cut_errors, max_tempo_step
-from diffbgm.music.tempo import TempoMap
+from diffbgm.music.tempo import TempoMap, tempo_for_mood
 
 SECONDS_PER_MINUTE = 60.0
 # Failed bar-length solves after which accents are no longer put on beats (they are minor events, and
@@ -197,6 +197,21 @@ class TimingPlan:
     def max_tempo_step(self) -> float:
         """Largest relative tempo change between neighbouring bars."""
         return max_tempo_step(self.bar_bpm)
+
+
+def timing_config(bpm: float | None = None, tempo_range: tuple[float, float] | None = None,
+                  arousal: float | None = None, valence: float = 0.0, motion: float | None = None) -> TimingConfig:
+    """The planner's options from what the user gave: a fixed tempo wins, then a tempo range, then the
+    tempo the mood (arousal, valence in [-1, 1]) and the picture's mean motion (frame widths per second)
+    ask for (:func:`diffbgm.music.tempo.tempo_for_mood`); with none of them, the defaults."""
+    if bpm is not None:
+        return TimingConfig(bpm=bpm)
+    if tempo_range is not None:
+        return TimingConfig(bpm_range=(float(tempo_range[0]), float(tempo_range[1])))
+    if arousal is None and motion is None:
+        return TimingConfig()
+    preference = tempo_for_mood(0.0 if arousal is None else arousal, valence, motion)
+    return TimingConfig(bpm_range=preference.bpm_range, preferred_bpm=preference.preferred_bpm)
 
 
 def bar_seconds(bpm: float) -> float:
