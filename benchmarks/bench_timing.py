@@ -41,6 +41,30 @@ def random_edit(rng: np.random.Generator) -> tuple[float, np.ndarray, np.ndarray
     return float(frames[-1] / fps), frames[:-1] / fps, np.round(accents * fps) / fps
 
 
+def forced_misses(duration_s: float, cuts: np.ndarray, bpm_range=(70.0, 140.0), max_step: float = 0.1) -> int:
+    """A lower bound on the cuts no 4/4 grid within ``bpm_range`` and ``max_step`` puts on downbeats.
+
+    A shot shorter than the shortest bar cannot have both its cuts on downbeats, nor can two neighbouring
+    shots that each fit exactly one bar (shorter than two shortest bars) and differ by more than
+    ``max_step`` (time 0 is a downbeat; the last shot may end inside a bar, so it is left out).
+    Counting disjoint such conflicts (greedily, by right end) gives the bound.
+    """
+    shortest, longest = 240.0 / bpm_range[1], 240.0 / bpm_range[0]
+    shots = np.diff(np.concatenate([[0.0], cuts, [duration_s]]))[:-1]
+    conflicts = [{i, i + 1} for i, length in enumerate(shots) if length < shortest]
+    one_bar = (shots >= shortest) & (shots < 2 * shortest) & (shots < longest)
+    for i in range(len(shots) - 1):
+        if one_bar[i] and one_bar[i + 1] and max(shots[i] / shots[i + 1], shots[i + 1] / shots[i]) > 1 + max_step:
+            conflicts.append({i, i + 1, i + 2})
+    used: set[int] = set()
+    count = 0
+    for conflict in sorted((c & set(range(1, len(cuts) + 1)) for c in conflicts), key=lambda c: max(c, default=0)):
+        if conflict and not conflict & used:
+            used |= conflict
+            count += 1
+    return count
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--edits", type=int, default=200)
@@ -67,6 +91,9 @@ def main() -> None:
           f"(max {np.max(seconds):.2f})")
     print(f"cuts on a downbeat (<= {TOLERANCE_S * 1000:.0f} ms): {on_downbeat.mean():.1%}; "
           f"on a beat: {on_beat.mean():.1%}; accents on a beat: {accent_on_beat.mean():.1%}")
+    forced = sum(forced_misses(duration, cuts) for duration, cuts, _ in edits)
+    print(f"ceiling: no 70-140 BPM grid with steps <= 10 % puts more than {1 - forced / len(on_downbeat):.1%} "
+          "of these cuts on downbeats")
     print("max tempo step per clip: " + ", ".join(f"p{q} {np.percentile(steps, q):.1%}" for q in (50, 90, 100)))
     print("tempo changes > 2 % per minute: "
           + ", ".join(f"p{q} {np.percentile(changes, q):.1f}" for q in (50, 90, 100)))
