@@ -6,6 +6,9 @@ inside the beat), outside the listed range the nearest beat interval is extended
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 import numpy as np
 
 
@@ -108,3 +111,54 @@ class TempoMap:
 
     def __repr__(self) -> str:
         return f"TempoMap(n_beats={self.n_beats}, start_s={self.start_s:.3f}, median_bpm={self.median_bpm():.1f})"
+
+
+# Tempo of a neutral mood: the geometric middle of the 70-140 BPM range POP909 songs mostly use.
+NEUTRAL_BPM = 99.0
+# Octaves of tempo per unit of arousal and of valence: arousal 1 is about 37 % faster than neutral,
+# -1 about 27 % slower (fast tempi read as aroused, Gabrielsson & Lindstroem 2010); valence matters less.
+AROUSAL_OCTAVES = 0.45
+VALENCE_OCTAVES = 0.05
+# Picture motion (frame widths per second) that reads as neutral, and its weight against the mood.
+NEUTRAL_MOTION = 0.1
+MOTION_SHARE = 0.3
+# The allowed range spans one octave around the preferred tempo (so any stretch of at least one bar
+# at the fastest tempo holds a whole number of bars), clipped to tempi a 4/4 pop score can use.
+RANGE_HALF_OCTAVES = 0.5
+ABSOLUTE_BPM_RANGE = (50.0, 200.0)
+
+
+@dataclass(frozen=True)
+class TempoPreference:
+    """The tempo a scene asks for: the allowed range and the tempo to prefer inside it."""
+
+    bpm_range: tuple[float, float]
+    preferred_bpm: float
+
+
+def motion_arousal(motion: float) -> float:
+    """Arousal in [-1, 1] read from the picture's mean motion (frame widths per second).
+
+    Each doubling of motion above ``NEUTRAL_MOTION`` adds 0.5; still pictures read calm.
+    """
+    if motion < 0:
+        raise ValueError(f"motion must be non-negative, got {motion}")
+    return float(np.clip(0.5 * math.log2(max(motion, 1e-6) / NEUTRAL_MOTION), -1.0, 1.0))
+
+
+def tempo_for_mood(arousal: float, valence: float = 0.0, motion: float | None = None) -> TempoPreference:
+    """Tempo range and preferred tempo for a mood (valence, arousal in [-1, 1]) and optionally the
+    video's mean motion in frame widths per second.
+
+    Aroused moods get faster tempi, calm ones slower: with neither word nor motion the result is the
+    neutral 70-140 BPM range around 99 BPM.
+    """
+    if not (-1.0 <= arousal <= 1.0 and -1.0 <= valence <= 1.0):
+        raise ValueError(f"arousal and valence must lie in [-1, 1], got {arousal}, {valence}")
+    if motion is not None:
+        arousal = (1.0 - MOTION_SHARE) * arousal + MOTION_SHARE * motion_arousal(motion)
+    octaves = AROUSAL_OCTAVES * arousal + VALENCE_OCTAVES * valence
+    low, high = ABSOLUTE_BPM_RANGE
+    preferred = float(np.clip(NEUTRAL_BPM * 2.0**octaves, low, high))
+    bpm_range = (max(low, preferred * 2.0**-RANGE_HALF_OCTAVES), min(high, preferred * 2.0**RANGE_HALF_OCTAVES))
+    return TempoPreference(bpm_range=bpm_range, preferred_bpm=preferred)

@@ -1,36 +1,50 @@
-"""Fit the music's beat grid to the video: tempo, bar count and bar lines that land on shot cuts.
+"""Fit the music's bar grid to the video: shot cuts on downbeats, a steady tempo that ramps, never jumps.
 
 Diff-BGM aligns music to video only implicitly (through its per-frame features); here the alignment is
-explicit. The grid is a piecewise-constant tempo map whose tempo may change only at a shot cut, so it
-stays steady within a shot. Each kept cut is a beat, ideally a downbeat; the last bar line is the
-video's last instant, so the music ends with the video. A dynamic programme over the cuts chooses which
-to keep (a shot too short for half a bar merges into its neighbours), how many beats each kept
-stretch gets and so where the cuts fall in the bar, trading off:
+explicit, the way a film composer syncs a cue to picture: musical boundaries (hard cuts and the chosen
+point of each transition, ``cuts_s``) fall on bar lines, minor accents (``accents_s``: flash frames,
+very short shots) on beats, and the tempo drifts smoothly between them. Beat 0 is the video's first
+instant; the video's end is the final bar line, or a beat of a last, partial bar whose bar line then
+lies after the end (``TimingPlan.music_end_s``; the audio is trimmed to the video).
 
-- tempo changes between neighbouring stretches (squared, plus a steep extra cost beyond
-  ``max_tempo_change``, so that the tempo never swings back and forth between two values),
-- a kept cut on a beat other than the downbeat, and a merged cut far from any downbeat,
-- a weak pull towards ``preferred_bpm``.
+Two stages:
 
-A fixed ``bpm`` instead gives a constant tempo whose bar grid is shifted to put as many cuts as
-possible on downbeats.
+1. A dynamic programme over the events (cuts, accents, the video's end) chooses which to anchor on
+   the beat grid and how many beats lie between consecutive anchored events. A cut pays for landing on
+   a beat other than the downbeat (more on the second and fourth beat), an event left off the grid pays
+   more, ending the video inside a bar pays a little. Each segment's mean tempo must lie in
+   ``bpm_range`` and pays for its distance from ``preferred_bpm``; a change of mean tempo between
+   neighbouring segments pays by its square, and one that ramps over the two segments could not absorb
+   within ``max_tempo_step`` per bar (times ``ramp_reach``) is forbidden.
+2. The bar durations are then the smoothest ones through all the anchored beats
+   (:func:`diffbgm.music.bar_lengths.solve_bar_lengths`: least squares of neighbouring differences
+   under the equality constraints, range and step bounds). If no such grid exists, the anchored event
+   nearest the trouble is taken off its downbeat (or off the grid) and the search runs again.
+
+A fixed ``bpm`` gives a constant tempo from time 0 whose last bar line is the first at or after the
+video's end.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from diffbgm.music.grid import BEATS_PER_BAR, STEPS_PER_BEAT
-from diffbgm.music.tempo import TempoMap
+from diffbgm.music.bar_lengths import BarLengthProblem, solve_bar_lengths
+from diffbgm.music.grid import BEATS_PER_BAR
+from diffbgm.music.sync_metrics import cut_errors, max_tempo_step
+from diffbgm.music.tempo import TempoMap, tempo_for_mood
 
 SECONDS_PER_MINUTE = 60.0
+# Failed bar-length solves after which accents are no longer put on beats (they are minor events, and
+# each further try reruns the search).
+ACCENT_ATTEMPTS = 4
 
 
 class VideoTooShortError(ValueError):
-    """The video is shorter than one bar at the slowest allowed tempo."""
+    """The video is too short to score."""
 
 
 @dataclass(frozen=True)
@@ -40,46 +54,60 @@ class TimingConfig:
     Parameters
     ----------
     bpm_range:
-        Lowest and highest tempo any beat may have.
+        Lowest and highest tempo of any bar (see :func:`diffbgm.music.tempo.tempo_for_mood` to derive
+        it from a mood).
     bpm:
-        A fixed tempo; overrides the search (constant tempo, grid shifted to catch cuts).
-    min_segment_beats:
-        A kept stretch between two kept cuts lasts at least this many beats; shorter shots merge into
-        their neighbours.
-    max_tempo_change:
-        Relative tempo change between neighbouring stretches above which changes become expensive
-        (``0.2`` = 20 %; tempo changes happen only at cuts, where a film score may change pace: a
-        stricter bound put fewer cuts on downbeats, 85 % against 87 % on random 1.5-6 s edits).
-    tempo_change_weight:
-        Cost of a tempo change per squared octave (log2 ratio).
-    excess_change_weight:
-        Extra cost per octave of change beyond ``max_tempo_change``.
-    off_downbeat_cost:
-        Cost of a kept cut falling on the middle beat of a bar; on the second or fourth beat it costs
-        1.5 times as much.
-    dropped_cut_cost:
-        Cost of a merged cut two or more sixteenths away from a downbeat (less when closer).
-    anchor_weight:
-        Cost per bar and squared octave of the tempo's distance from ``preferred_bpm``.
+        A fixed tempo: constant from time 0, no search.
     preferred_bpm:
-        Tempo the anchor pulls towards; ``None`` = geometric middle of the range.
+        Tempo the search leans towards; ``None`` = geometric middle of ``bpm_range``.
+    max_tempo_step:
+        Largest relative tempo change between neighbouring bars (``0.1`` = 10 %).
+    min_duration_s:
+        Shortest video that is scored.
     max_merged_shots:
-        The most consecutive shots one kept stretch may span (bounds the dynamic programme's work).
+        The most consecutive events one segment between anchored events may span (bounds the work).
+    change_weight:
+        Cost of a change of mean tempo between neighbouring segments, per squared log ratio and
+        divided by the bars the change can ramp over.
+    ramp_reach:
+        Share of the ramp capacity (``max_tempo_step`` per bar over the mean bar count of the two
+        segments) the search may plan on; the rest is left to the bar-length solve (a larger share puts
+        more cuts on downbeats but fails that solve more often).
+    bold_ramp_reaches:
+        Larger shares tried first, largest first; the first whose plan solves is taken, else the
+        search falls back to ``ramp_reach`` and repairs its plan where the solve fails.
+    anchor_weight:
+        Cost per bar and squared log ratio of the distance from ``preferred_bpm``.
+    merged_cut_cost:
+        Cost of a cut on the third beat of a bar (1.5 times as much on the second or fourth).
+    dropped_cut_cost, dropped_accent_cost:
+        Cost of a cut or an accent left off the beat grid.
+    partial_end_cost:
+        Cost of ending the video on a beat inside the last bar instead of on a bar line.
+    accent_merge_s:
+        An accent this close to a cut is the cut itself.
+    pull_weight:
+        Weight of the pull towards the preferred bar against smoothness in the bar-length solve.
     aligned_tolerance_steps:
         A cut within this many sixteenths of a downbeat counts as aligned.
     """
 
     bpm_range: tuple[float, float] = (70.0, 140.0)
     bpm: float | None = None
-    min_segment_beats: int = 2
-    max_tempo_change: float = 0.2
-    tempo_change_weight: float = 1.0
-    excess_change_weight: float = 5.0
-    off_downbeat_cost: float = 2.0
-    dropped_cut_cost: float = 2.0
-    anchor_weight: float = 0.05
     preferred_bpm: float | None = None
-    max_merged_shots: int = 8
+    max_tempo_step: float = 0.1
+    min_duration_s: float = 1.0
+    max_merged_shots: int = 4
+    change_weight: float = 30.0
+    ramp_reach: float = 0.6
+    bold_ramp_reaches: tuple[float, ...] = (1.0, 0.9, 0.8, 0.7)
+    anchor_weight: float = 0.5
+    merged_cut_cost: float = 8.0
+    dropped_cut_cost: float = 25.0
+    dropped_accent_cost: float = 6.0
+    partial_end_cost: float = 3.0
+    accent_merge_s: float = 0.02
+    pull_weight: float = 1e-3
     aligned_tolerance_steps: float = 1.0
 
 
@@ -92,23 +120,25 @@ class TimingPlan:
     tempo_map:
         Beat <-> seconds map of the music (``diffbgm.music.tempo.TempoMap``), beat 0 = first downbeat.
     n_bars:
-        Number of bars of music.
+        Number of bars of music (the last one may be partial: see :attr:`music_end_s`).
     beats_s:
         ``(n_bars * 4 + 1,)`` time of every beat, the last entry being the final bar line.
     downbeats_s:
-        ``(n_bars + 1,)`` time of every bar line, the last one the end of the music.
+        ``(n_bars + 1,)`` time of every bar line, the last one the end of the written music.
     duration_s:
         The video's duration.
     cuts_s:
         The video's shot cuts (seconds), as given.
     cut_kept:
-        ``(n_cuts,)`` bool: the cut is a bar line by construction.
+        ``(n_cuts,)`` bool: the cut is a bar line.
     cut_error_steps:
-        ``(n_cuts,)`` distance from each cut to the nearest downbeat, in sixteenths of the local tempo.
+        ``(n_cuts,)`` distance from each cut to the nearest downbeat, in sixteenths of its bar.
     tempo_bpm:
         Median tempo over the bars (what a single-tempo description of the music says).
     aligned_tolerance_steps:
         Tolerance behind :attr:`cut_aligned`.
+    accents_s:
+        The minor cuts (flash frames, very short shots) the grid puts on beats, as given.
     """
 
     tempo_map: TempoMap
@@ -121,6 +151,7 @@ class TimingPlan:
     cut_error_steps: np.ndarray
     tempo_bpm: float
     aligned_tolerance_steps: float = 1.0
+    accents_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @property
     def n_beats(self) -> int:
@@ -142,13 +173,58 @@ class TimingPlan:
         """Share of cuts that lie on a downbeat (1.0 when there are no cuts)."""
         return float(self.cut_aligned.mean()) if len(self.cuts_s) else 1.0
 
+    @property
+    def cut_beat_error_steps(self) -> np.ndarray:
+        """``(n_cuts,)`` distance from each cut to the nearest beat, in sixteenths of its bar."""
+        return cut_errors(self.cuts_s, self.beats_s).beat_steps
+
+    @property
+    def accent_beat_error_steps(self) -> np.ndarray:
+        """``(n_accents,)`` distance from each accent to the nearest beat, in sixteenths of its bar."""
+        return cut_errors(self.accents_s, self.beats_s).beat_steps
+
+    @property
+    def music_end_s(self) -> float:
+        """Where the written music ends: the final bar line, at or after :attr:`duration_s`."""
+        return float(self.downbeats_s[-1])
+
+    @property
+    def partial_last_bar(self) -> bool:
+        """The video ends inside the last bar (the audio is trimmed to the video)."""
+        return self.music_end_s > self.duration_s + 1e-6
+
+    @property
+    def max_tempo_step(self) -> float:
+        """Largest relative tempo change between neighbouring bars."""
+        return max_tempo_step(self.bar_bpm)
+
+
+def timing_config(bpm: float | None = None, tempo_range: tuple[float, float] | None = None,
+                  arousal: float | None = None, valence: float = 0.0, motion: float | None = None) -> TimingConfig:
+    """The planner's options from what the user gave: a fixed tempo wins, then a tempo range, then the
+    tempo the mood (arousal, valence in [-1, 1]) and the picture's mean motion (frame widths per second)
+    ask for (:func:`diffbgm.music.tempo.tempo_for_mood`); with none of them, the defaults."""
+    if bpm is not None:
+        return TimingConfig(bpm=bpm)
+    if tempo_range is not None:
+        return TimingConfig(bpm_range=(float(tempo_range[0]), float(tempo_range[1])))
+    if arousal is None and motion is None:
+        return TimingConfig()
+    preference = tempo_for_mood(0.0 if arousal is None else arousal, valence, motion)
+    return TimingConfig(bpm_range=preference.bpm_range, preferred_bpm=preference.preferred_bpm)
+
 
 def bar_seconds(bpm: float) -> float:
     """Length of one 4/4 bar at ``bpm``."""
     return BEATS_PER_BAR * SECONDS_PER_MINUTE / bpm
 
 
-def plan_timing(duration_s: float, cuts_s, config: TimingConfig = TimingConfig()) -> TimingPlan:
+def _events_inside(times_s, duration_s: float) -> np.ndarray:
+    times = np.sort(np.asarray(times_s, dtype=np.float64).ravel())
+    return times[(times > 0.0) & (times < duration_s)]
+
+
+def plan_timing(duration_s: float, cuts_s, config: TimingConfig = TimingConfig(), accents_s=()) -> TimingPlan:
     """Choose the music's tempo map and bar grid for a video.
 
     Parameters
@@ -156,32 +232,41 @@ def plan_timing(duration_s: float, cuts_s, config: TimingConfig = TimingConfig()
     duration_s:
         The video's duration in seconds.
     cuts_s:
-        Shot-cut times in seconds (``VideoAnalysis.cuts_s``); cuts outside ``(0, duration_s)`` are ignored.
+        Musical boundaries in seconds (hard cuts, the chosen point of each transition); those outside
+        ``(0, duration_s)`` are ignored.
     config:
-        Tempo range, fixed tempo and cost weights.
+        Tempo range (or fixed tempo) and cost weights.
+    accents_s:
+        Minor cuts that should fall on beats (flash frames, very short shots).
 
     Raises
     ------
     VideoTooShortError
-        When the video is shorter than one bar at the slowest allowed (or the fixed) tempo.
+        When the video is shorter than ``config.min_duration_s``.
     """
     low, high = config.bpm_range
     if not 0 < low <= high:
         raise ValueError(f"bpm_range must satisfy 0 < low <= high, got {config.bpm_range}")
-    cuts = np.sort(np.asarray(cuts_s, dtype=np.float64).ravel())
-    cuts = cuts[(cuts > 0.0) & (cuts < duration_s)]
-    slowest = config.bpm if config.bpm is not None else low
-    if duration_s < bar_seconds(slowest):
+    if config.bpm is not None and config.bpm <= 0:
+        raise ValueError(f"bpm must be positive, got {config.bpm}")
+    if duration_s < config.min_duration_s:
         raise VideoTooShortError(
-            f"the video lasts {duration_s:.2f} s, shorter than one bar at {slowest:g} BPM "
-            f"({bar_seconds(slowest):.2f} s)"
+            f"the video lasts {duration_s:.2f} s; scoring needs at least {config.min_duration_s:g} s: use a longer clip"
         )
-    beats = None if config.bpm is not None else _search_grid(duration_s, cuts, config)
-    if beats is None:
-        # A fixed tempo, or no split of the video keeps every beat in range: a constant tempo.
-        downbeats = _constant_grid(duration_s, cuts, config.bpm if config.bpm is not None else math.sqrt(low * high))
-        beats = _beats_of_bars(downbeats)
-    return plan_from_beats(beats, duration_s, cuts, config.aligned_tolerance_steps)
+    cuts = _events_inside(cuts_s, duration_s)
+    accents = _events_inside(accents_s, duration_s)
+    if config.bpm is not None:
+        bars_s = _constant_bars(duration_s, config.bpm)
+    else:
+        bars_s = _search_bars(duration_s, cuts, _distinct_accents(accents, cuts, config.accent_merge_s), config)
+    downbeats = np.concatenate([[0.0], np.cumsum(bars_s)])
+    return plan_from_beats(_beats_of_bars(downbeats), duration_s, cuts, config.aligned_tolerance_steps, accents)
+
+
+def _distinct_accents(accents: np.ndarray, cuts: np.ndarray, merge_s: float) -> np.ndarray:
+    if len(cuts) == 0 or len(accents) == 0:
+        return accents
+    return accents[np.abs(accents[:, None] - cuts[None, :]).min(axis=1) > merge_s]
 
 
 def _beats_of_bars(downbeats: np.ndarray) -> np.ndarray:
@@ -191,7 +276,7 @@ def _beats_of_bars(downbeats: np.ndarray) -> np.ndarray:
     return np.append(beats, downbeats[-1])
 
 
-def plan_from_beats(beats_s, duration_s: float, cuts_s, tolerance_steps: float = 1.0) -> TimingPlan:
+def plan_from_beats(beats_s, duration_s: float, cuts_s, tolerance_steps: float = 1.0, accents_s=()) -> TimingPlan:
     """Rebuild a :class:`TimingPlan` from its beat times (e.g. the ``beats_s`` of a saved result).
 
     ``beats_s`` holds ``4 * n_bars + 1`` increasing times, the first one being the first downbeat.
@@ -201,126 +286,228 @@ def plan_from_beats(beats_s, duration_s: float, cuts_s, tolerance_steps: float =
         raise ValueError(f"beat times must hold 4 * n_bars + 1 entries, got {beats.shape}")
     cuts = np.sort(np.asarray(cuts_s, dtype=np.float64).ravel())
     downbeats = beats[::BEATS_PER_BAR]
-    n_bars = len(downbeats) - 1
+    errors = cut_errors(cuts, beats)
     bar_lengths = np.diff(downbeats)
-    nearest = np.abs(cuts[:, None] - downbeats[None, :]).argmin(axis=1) if len(cuts) else np.zeros(0, int)
-    error_s = np.abs(cuts - downbeats[nearest]) if len(cuts) else np.zeros(0)
-    # Measure each error in sixteenths of the bar the cut lies in.
-    bar_of_cut = np.clip(np.searchsorted(downbeats, cuts, side="right") - 1, 0, n_bars - 1)
-    step_s = bar_lengths[bar_of_cut] / (BEATS_PER_BAR * STEPS_PER_BEAT) if len(cuts) else np.zeros(0)
-    error_steps = error_s / step_s if len(cuts) else np.zeros(0)
-    kept = error_s < 1e-6
-    tempo_bpm = float(np.median(BEATS_PER_BAR * SECONDS_PER_MINUTE / bar_lengths))
     return TimingPlan(
         tempo_map=TempoMap.from_beat_times(beats),
-        n_bars=n_bars,
+        n_bars=len(downbeats) - 1,
         beats_s=beats,
         downbeats_s=downbeats,
         duration_s=float(duration_s),
         cuts_s=cuts,
-        cut_kept=kept,
-        cut_error_steps=error_steps,
-        tempo_bpm=tempo_bpm,
+        cut_kept=errors.downbeat_s < 1e-6,
+        cut_error_steps=errors.downbeat_steps,
+        tempo_bpm=float(np.median(BEATS_PER_BAR * SECONDS_PER_MINUTE / bar_lengths)),
         aligned_tolerance_steps=tolerance_steps,
+        accents_s=np.sort(np.asarray(accents_s, dtype=np.float64).ravel()),
     )
 
 
-def _constant_grid(duration_s: float, cuts: np.ndarray, bpm: float) -> np.ndarray:
-    """Bar lines at a constant tempo, shifted by less than a bar to put most cuts on downbeats.
-
-    The music starts at the first bar line (silence before it) and its last bar line lies at or just
-    after the video's end; the audio is trimmed to the video afterwards.
-    """
+def _constant_bars(duration_s: float, bpm: float) -> np.ndarray:
+    """Bars of a constant tempo from time 0; the last bar line is the first at or after the end."""
     bar = bar_seconds(bpm)
-    step = bar / (BEATS_PER_BAR * STEPS_PER_BEAT)
-    candidates = np.unique(np.concatenate([[0.0], np.mod(cuts, bar)]))
-    # Keep at least one whole bar inside the video.
-    candidates = candidates[candidates <= duration_s - bar + 1e-9]
-    if len(candidates) == 0:
-        candidates = np.array([0.0])
-    best_key, best_offset = None, 0.0
-    for offset in candidates:
-        phase = np.mod(cuts - offset, bar)
-        error_steps = np.minimum(phase, bar - phase) / step
-        # Most cuts within a sixteenth, then the smallest total error, then the least leading silence.
-        key = (-int(np.sum(error_steps <= 1.0 + 1e-9)), float(np.sum(error_steps)), float(offset))
-        if best_key is None or key < best_key:
-            best_key, best_offset = key, float(offset)
-    n_bars = max(1, math.ceil((duration_s - best_offset) / bar - 1e-9))
-    return best_offset + bar * np.arange(n_bars + 1)
+    return np.full(max(1, math.ceil(duration_s / bar - 1e-9)), bar)
 
 
-def _search_grid(duration_s: float, cuts: np.ndarray, config: TimingConfig) -> np.ndarray | None:
-    """Beat times of the cheapest grid (see the module docstring), or ``None`` if none is feasible.
-
-    States at a boundary (the video start, a cut or the video end) are the stretches that may end
-    there: their tempo, the beat-in-bar phase they leave and the cost so far. Going on from a state
-    only needs its tempo (for the change cost) and its phase (for where later cuts fall), so the
-    programme is exact for this cost.
-    """
+def _preferred_bar_s(config: TimingConfig) -> float:
     low, high = config.bpm_range
-    anchor = math.log2(config.preferred_bpm if config.preferred_bpm is not None else math.sqrt(low * high))
-    free_change = math.log2(1.0 + config.max_tempo_change)
-    boundaries = np.concatenate([[0.0], cuts, [duration_s]])
-    n = len(boundaries)
-    # Per boundary: arrays of log2 tempo, phase, cost, and the back pointer (boundary, state, beats).
-    states: list[dict[str, np.ndarray] | None] = [None] * n
-    states[0] = {"tempo": np.array([np.nan]), "phase": np.array([0]), "cost": np.array([0.0]),
-                 "back": np.zeros((1, 3), dtype=np.int64)}
-    pending: list[list[dict[str, np.ndarray]]] = [[] for _ in range(n)]
-    phases = np.arange(BEATS_PER_BAR)
-    for j in range(n):
-        if j > 0:
-            if not pending[j]:
+    preferred = config.preferred_bpm if config.preferred_bpm is not None else math.sqrt(low * high)
+    return bar_seconds(min(max(preferred, low), high))
+
+
+def _search_bars(duration_s: float, cuts: np.ndarray, accents: np.ndarray, config: TimingConfig) -> np.ndarray:
+    """Bar durations of the chosen grid (see the module docstring)."""
+    low, high = config.bpm_range
+    bar_range = (bar_seconds(high), bar_seconds(low))
+    preferred_bar = _preferred_bar_s(config)
+
+    def solve(beats: np.ndarray, times: np.ndarray, warm: tuple[int, ...] = ()):
+        problem = BarLengthProblem(math.ceil(beats[-1] / BEATS_PER_BAR), beats, times, bar_range, preferred_bar,
+                                   config.max_tempo_step, config.pull_weight)
+        return solve_bar_lengths(problem, initial_active=warm)
+
+    found = _first_solved_layout(duration_s, cuts, accents, config, solve)
+    if found is None:
+        # Nothing but the video's length fits the range: a steady tempo, the video ending inside a bar.
+        return _constant_bars(duration_s, SECONDS_PER_MINUTE * BEATS_PER_BAR / preferred_bar)
+    beats, times, solution = found
+    return _refine(beats, times, solution, cuts, accents, solve)
+
+
+def _first_solved_layout(duration_s, cuts, accents, config, solve):
+    """Anchored beats, their times and the bar-length solution of the first plan that solves."""
+    # Bolder plans first: each puts more cuts on downbeats, and more often has no grid that fits.
+    for reach in sorted((r for r in config.bold_ramp_reaches if r > config.ramp_reach), reverse=True):
+        layout = _GridSearch(duration_s, cuts, accents, replace(config, ramp_reach=reach)).best_layout()
+        if layout is not None:
+            solution = solve(*layout[:2])
+            if solution.bars_s is not None:
+                return layout[0], layout[1], solution
+    search = _GridSearch(duration_s, cuts, accents, config)
+    # Each failed solve gives up one kept cut or placed beat (after a few, every accent), so this ends.
+    for attempt in range(2 * len(cuts) + len(accents) + 1):
+        if attempt == ACCENT_ATTEMPTS:
+            search.give_up_accents()
+        layout = search.best_layout()
+        if layout is None:
+            return None
+        beats, times, sources, on_downbeat = layout
+        solution = solve(beats, times)
+        if solution.bars_s is not None:
+            return beats, times, solution
+        movable = np.flatnonzero(sources >= 0)
+        if len(movable) == 0:
+            return None
+        trouble_beat = BEATS_PER_BAR * solution.worst_bar + BEATS_PER_BAR / 2
+        nearest = movable[np.argmin(np.abs(beats[movable] - trouble_beat))]
+        search.give_up(int(sources[nearest]), bool(on_downbeat[nearest]))
+    return None
+
+
+def _refine(beats, times, solution, cuts, accents, solve) -> np.ndarray:
+    """Greedily pin more events to the grid the solution leaves them near, keeping each pin that the
+    bar-length solve can still satisfy: a cut off its downbeat onto the nearest downbeat (or, failing
+    that, beat), an accent off the beat grid onto the nearest beat."""
+    bars = solution.bars_s
+    active = solution.active
+    anchored = set(np.round(times, 9))
+
+    def beat_of(time_s: float, bars_s: np.ndarray) -> float:
+        downbeats = np.concatenate([[0.0], np.cumsum(bars_s)])
+        return float(np.interp(time_s, downbeats, BEATS_PER_BAR * np.arange(len(downbeats))))
+
+    candidates = [(t, True) for t in cuts] + [(t, False) for t in accents]
+    for time_s, is_cut in sorted(candidates):
+        if round(time_s, 9) in anchored:
+            continue
+        position = beat_of(time_s, bars)
+        targets = [BEATS_PER_BAR * round(position / BEATS_PER_BAR)] if is_cut else []
+        targets.append(round(position))
+        for target in targets:
+            if abs(target - position) > 1.0 or target <= 0 or target >= beats[-1] or np.any(beats == target):
                 continue
-            states[j] = {key: np.concatenate([part[key] for part in pending[j]]) for key in pending[j][0]}
-            pending[j] = []
-        here = states[j]
-        for k in range(j + 1, min(n, j + config.max_merged_shots + 1)):
-            length = boundaries[k] - boundaries[j]
-            beats = np.arange(max(config.min_segment_beats, math.ceil(length * low / SECONDS_PER_MINUTE - 1e-9)),
-                              math.floor(length * high / SECONDS_PER_MINUTE + 1e-9) + 1)
-            if len(beats) == 0:
+            order = np.searchsorted(beats, target)
+            trial_beats, trial_times = np.insert(beats, order, target), np.insert(times, order, time_s)
+            if np.any(np.diff(trial_times) <= 0):
                 continue
-            tempo = np.log2(SECONDS_PER_MINUTE * beats / length)
-            change = np.abs(tempo[None, :] - here["tempo"][:, None])
-            change_cost = np.where(np.isnan(change), 0.0, config.tempo_change_weight * change**2
-                                   + config.excess_change_weight * np.maximum(0.0, change - free_change))
-            total = here["cost"][:, None] + change_cost
-            # Inner (merged) cuts: distance to the nearest downbeat for each start phase and beat count.
-            inner = boundaries[j + 1 : k]
-            position = phases[:, None, None] + beats[None, :, None] * ((inner - boundaries[j]) / length)[None, None, :]
-            in_bar = np.mod(position, BEATS_PER_BAR)
-            error_steps = STEPS_PER_BEAT * np.minimum(in_bar, BEATS_PER_BAR - in_bar)
-            merged_cost = config.dropped_cut_cost * np.minimum(1.0, error_steps / 2.0).sum(axis=2)
-            segment_cost = config.anchor_weight * (beats / BEATS_PER_BAR) * (tempo - anchor) ** 2
-            for phase in phases:
-                members = np.flatnonzero(here["phase"] == phase)
-                if len(members) == 0:
+            trial = solve(trial_beats, trial_times, active)
+            if trial.bars_s is not None:
+                beats, times, bars, active = trial_beats, trial_times, trial.bars_s, trial.active
+                anchored.add(round(time_s, 9))
+                break
+    return bars
+
+
+class _GridSearch:
+    """The dynamic programme of stage 1.
+
+    Events are the cuts and accents in time order, then the video's end. A layout anchors some events
+    on beats (a cut preferably on a downbeat) and drops the others; a segment runs from one anchored
+    event to the next with a whole number of beats. A state at an anchored event is the segment that
+    ends there (start, beat count, so its mean beat) and the phase in the bar it leaves; going on only
+    needs those, so the programme is exact for its cost.
+    """
+
+    def __init__(self, duration_s: float, cuts: np.ndarray, accents: np.ndarray, config: TimingConfig) -> None:
+        self.config = config
+        times = np.concatenate([cuts, accents])
+        order = np.argsort(times, kind="stable")
+        self.times = np.concatenate([[0.0], times[order], [duration_s]])
+        self.is_cut = np.concatenate([[False], (np.arange(len(times)) < len(cuts))[order], [False]])
+        low, high = config.bpm_range
+        self.shortest_beat, self.longest_beat = SECONDS_PER_MINUTE / high, SECONDS_PER_MINUTE / low
+        self.log_preferred_beat = math.log(_preferred_bar_s(config) / BEATS_PER_BAR)
+        self.ramp = config.ramp_reach * math.log1p(config.max_tempo_step)
+        self.off_downbeat: set[int] = set()  # events that may not be downbeats
+        self.unanchored: set[int] = set()  # events that may not be anchored at all
+
+    def give_up(self, event: int, on_downbeat: bool) -> None:
+        """Take a cut off its downbeat (it may still be a beat), or an event off the beat grid."""
+        if on_downbeat and self.is_cut[event]:
+            self.off_downbeat.add(event)
+        else:
+            self.unanchored.add(event)
+
+    def give_up_accents(self) -> None:
+        """Put no accent on the beat grid."""
+        self.unanchored.update(int(k) for k in np.flatnonzero(~self.is_cut[1:-1]) + 1)
+
+    def _anchor_cost(self, k: int) -> np.ndarray:
+        """Cost of anchoring event ``k`` at each phase of the bar."""
+        config = self.config
+        if k == len(self.times) - 1:
+            return np.array([0.0] + [config.partial_end_cost] * (BEATS_PER_BAR - 1))
+        if k in self.unanchored:
+            return np.full(BEATS_PER_BAR, np.inf)
+        if not self.is_cut[k]:
+            return np.zeros(BEATS_PER_BAR)
+        on_beat = config.merged_cut_cost * np.array([0.0, 1.5, 1.0, 1.5])
+        if k in self.off_downbeat:
+            on_beat[0] = np.inf
+        return on_beat
+
+    def _drop_cost(self, j: int, k: int) -> float:
+        inner = self.is_cut[j + 1:k]
+        return float(self.config.dropped_cut_cost * inner.sum() + self.config.dropped_accent_cost * (~inner).sum())
+
+    def best_layout(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+        """Anchored beats, their times, sources (event number, ``-1`` for the video's end) and whether
+        each is a downbeat, of the cheapest layout; ``None`` if no layout fits the range."""
+        config = self.config
+        n = len(self.times)
+        phases = np.arange(BEATS_PER_BAR)
+        # Per event: log mean beat and beat count of the last segment, phase, cost, back pointer.
+        states: list[dict[str, np.ndarray] | None] = [None] * n
+        states[0] = {"log_beat": np.array([np.nan]), "beats": np.array([0]), "phase": np.array([0]),
+                     "cost": np.array([0.0]), "back": np.zeros((1, 3), dtype=np.int64)}
+        pending: list[list[dict[str, np.ndarray]]] = [[] for _ in range(n)]
+        for j in range(n):
+            if j > 0:
+                if not pending[j]:
                     continue
-                best = members[np.argmin(total[members], axis=0)]
-                new_phase = (phase + beats) % BEATS_PER_BAR
-                cost = total[best, np.arange(len(beats))] + segment_cost + merged_cost[phase]
-                if k == n - 1:
-                    ok = new_phase == 0  # the music ends on a bar line
-                else:
-                    cost = cost + config.off_downbeat_cost * np.select(
-                        [new_phase == 0, new_phase == 2], [0.0, 1.0], 1.5)
-                    ok = np.ones(len(beats), dtype=bool)
-                if not ok.any():
+                states[j] = {key: np.concatenate([part[key] for part in pending[j]]) for key in pending[j][0]}
+                pending[j] = []
+            here = states[j]
+            for k in range(j + 1, min(n, j + config.max_merged_shots + 1)):
+                anchor_cost = self._anchor_cost(k)
+                if not np.isfinite(anchor_cost).any():
                     continue
-                pending[k].append({
-                    "tempo": tempo[ok], "phase": new_phase[ok], "cost": cost[ok],
-                    "back": np.stack([np.full(ok.sum(), j), best[ok], beats[ok]], axis=1),
-                })
-    final = states[n - 1]
-    if final is None:
-        return None
-    state = int(np.argmin(final["cost"]))
-    pieces: list[np.ndarray] = []
-    k = n - 1
-    while k > 0:
-        j, previous, beats = (int(v) for v in states[k]["back"][state])
-        pieces.append(np.linspace(boundaries[j], boundaries[k], beats + 1)[:-1])
-        k, state = j, previous
-    return np.concatenate(pieces[::-1] + [np.array([boundaries[-1]])])
+                length = self.times[k] - self.times[j]
+                beats = np.arange(max(1, math.ceil(length / self.longest_beat - 1e-9)),
+                                  math.floor(length / self.shortest_beat + 1e-9) + 1)
+                if len(beats) == 0:
+                    continue
+                log_beat = np.log(length / beats)
+                change = np.abs(log_beat[None, :] - here["log_beat"][:, None])
+                reach = np.maximum(1.0, (here["beats"][:, None] + beats[None, :]) / (2.0 * BEATS_PER_BAR))
+                step_cost = np.where(np.isnan(change), 0.0, config.change_weight * change**2 / reach)
+                step_cost = np.where(change > self.ramp * reach, np.inf, step_cost)
+                total = here["cost"][:, None] + step_cost
+                segment_cost = (config.anchor_weight * beats / BEATS_PER_BAR * (log_beat - self.log_preferred_beat) ** 2
+                                + self._drop_cost(j, k))
+                for phase in phases:
+                    members = np.flatnonzero(here["phase"] == phase)
+                    if len(members) == 0:
+                        continue
+                    best = members[np.argmin(total[members], axis=0)]
+                    new_phase = (phase + beats) % BEATS_PER_BAR
+                    cost = total[best, np.arange(len(beats))] + segment_cost + anchor_cost[new_phase]
+                    ok = np.isfinite(cost)
+                    if not ok.any():
+                        continue
+                    pending[k].append({"log_beat": log_beat[ok], "beats": beats[ok], "phase": new_phase[ok],
+                                       "cost": cost[ok],
+                                       "back": np.stack([np.full(ok.sum(), j), best[ok], beats[ok]], axis=1)})
+        final = states[n - 1]
+        if final is None:
+            return None
+        state, k = int(np.argmin(final["cost"])), n - 1
+        path = []
+        while k > 0:
+            j, previous, beats = (int(v) for v in states[k]["back"][state])
+            path.append((k, beats))
+            k, state = j, previous
+        events = np.array([k for k, _ in reversed(path)])
+        anchor_beats = np.cumsum([beats for _, beats in reversed(path)])
+        sources = np.where(events == n - 1, -1, events)
+        return anchor_beats, self.times[events], sources, anchor_beats % BEATS_PER_BAR == 0
