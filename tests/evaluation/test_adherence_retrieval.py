@@ -7,6 +7,8 @@ from diffbgm.evaluation.adherence import (
     boundary_hit_rate,
     density_correlation,
     onsets_per_beat,
+    register_correlation,
+    sounding_pitch_per_beat,
 )
 from diffbgm.evaluation.retrieval import precision_at_k, symbolic_embedding
 
@@ -28,6 +30,31 @@ def test_density_correlation_follows_ranks():
     assert density_correlation(np.array([0.1, 0.2, 0.3, 0.4, 0.5]), roll) == pytest.approx(1.0)
     assert density_correlation(np.array([5.0, 4, 3, 2, 1]), roll) == pytest.approx(-1.0)
     assert np.isnan(density_correlation(np.ones(5), roll))
+
+
+def test_sounding_pitch_weighs_held_notes_by_length():
+    roll = np.zeros((2, 12, 128))
+    roll[0, 0, 60] = roll[0, 0, 72] = 1
+    roll[1, 1:4, 72] = 1  # beat 0: C4 one step, C5 four steps -> (60 + 4 * 72) / 5
+    roll[0, 4, 64] = 1  # beat 1: E4; beat 2 silent
+    pitch = sounding_pitch_per_beat(roll)
+    assert pitch[:2].tolist() == pytest.approx([(60 + 4 * 72) / 5, 64])
+    assert np.isnan(pitch[2])
+
+
+def test_register_correlation_follows_ranks_and_skips_silence():
+    roll = np.zeros((2, 4 * 6, 128))
+    for beat, pitch in enumerate([48, 55, 0, 60, 67, 72]):
+        if pitch:
+            roll[0, 4 * beat, pitch] = 1
+    requested = np.array([0.1, 0.2, 0.9, 0.3, 0.4, 0.5])  # beat 2 is silent: its request is left out
+    assert register_correlation(requested, roll) == pytest.approx(1.0)
+    assert register_correlation(requested[::-1].copy(), roll) < 0
+    unrequested = requested.copy()
+    unrequested[[1, 3]] = 0.0  # 0 = no register asked: left out, three beats remain
+    assert register_correlation(unrequested, roll) == pytest.approx(1.0)
+    assert np.isnan(register_correlation(np.full(6, 0.5), roll))
+    assert np.isnan(register_correlation(requested, np.zeros_like(roll)))
 
 
 def _bars(pitch_per_bar):

@@ -1,7 +1,7 @@
 """Control adherence: does the generated music follow the conditions it was asked for?
 
-Two measures of our own (the paper has none): the rank correlation between requested and generated
-per-beat note density, and the share of requested segment boundaries (phrases at training, shots at
+Measures of our own (the paper has none): the rank correlations between requested and generated
+per-beat note density and register (mean sounding pitch), and the share of requested segment boundaries (phrases at training, shots at
 inference) at which the generated music starts something new.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import spearmanr
 
-from diffbgm.music.grid import BEATS_PER_BAR, STEPS_PER_BAR, STEPS_PER_BEAT
+from diffbgm.music.grid import BEATS_PER_BAR, ONSET, STEPS_PER_BAR, STEPS_PER_BEAT, SUSTAIN
 
 
 def onsets_per_beat(onset: np.ndarray) -> np.ndarray:
@@ -49,6 +49,56 @@ def density_correlation(requested: np.ndarray, generated_onset: np.ndarray) -> f
     if n < 3 or np.ptp(requested[:n]) == 0 or np.ptp(generated[:n]) == 0:
         return float("nan")
     return float(spearmanr(requested[:n], generated[:n]).statistic)
+
+
+def sounding_pitch_per_beat(roll: np.ndarray) -> np.ndarray:
+    """Mean MIDI pitch of the cells sounding (onset or sustain) in each beat; NaN in a silent beat.
+
+    Each sounding step counts once per pitch, so a held note weighs by its length, as the register
+    attribute of the training data (``pitch_mean``) weighs it.
+
+    Parameters
+    ----------
+    roll : ndarray, shape (2, steps, pitches)
+        Onset and sustain channels; ``steps`` a multiple of ``STEPS_PER_BEAT``.
+
+    Returns
+    -------
+    ndarray, shape (steps // STEPS_PER_BEAT,)
+    """
+    steps = roll.shape[1] - roll.shape[1] % STEPS_PER_BEAT
+    sounding = (roll[ONSET, :steps] > 0.5) | (roll[SUSTAIN, :steps] > 0.5)
+    per_beat = sounding.reshape(-1, STEPS_PER_BEAT, roll.shape[2]).sum(axis=1)
+    counts = per_beat.sum(axis=1)
+    totals = per_beat @ np.arange(roll.shape[2], dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, totals / counts, np.nan)
+
+
+def register_correlation(requested: np.ndarray, generated_roll: np.ndarray) -> float:
+    """Spearman correlation between the requested per-beat register and the generated mean sounding pitch.
+
+    Beats where the request is 0 (the register condition of a silent beat) or the generated music is
+    silent have no register and are left out.
+
+    Parameters
+    ----------
+    requested : ndarray, shape (beats,)
+        The register condition per beat (any monotone scale of pitch; 0 = no register).
+    generated_roll : ndarray, shape (2, beats * STEPS_PER_BEAT, pitches)
+
+    Returns
+    -------
+    float
+        Spearman's rho in [-1, 1]; ``nan`` when fewer than 3 beats have both, or either side is constant.
+    """
+    generated = sounding_pitch_per_beat(generated_roll)
+    n = min(len(requested), len(generated))
+    requested, generated = np.asarray(requested[:n], dtype=np.float64), generated[:n]
+    both = (requested > 0) & ~np.isnan(generated)
+    if both.sum() < 3 or np.ptp(requested[both]) == 0 or np.ptp(generated[both]) == 0:
+        return float("nan")
+    return float(spearmanr(requested[both], generated[both]).statistic)
 
 
 def boundary_hit_rate(boundaries: np.ndarray, generated_onset: np.ndarray, tolerance_beats: int = 0) -> float:
