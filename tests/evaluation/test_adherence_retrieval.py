@@ -6,9 +6,9 @@ from diffbgm.evaluation.adherence import (
     beat_novelty,
     boundary_hit_rate,
     density_correlation,
+    mean_sounding_pitch,
     onsets_per_beat,
     register_correlation,
-    sounding_pitch_per_beat,
 )
 from diffbgm.evaluation.retrieval import precision_at_k, symbolic_embedding
 
@@ -37,9 +37,10 @@ def test_sounding_pitch_weighs_held_notes_by_length():
     roll[0, 0, 60] = roll[0, 0, 72] = 1
     roll[1, 1:4, 72] = 1  # beat 0: C4 one step, C5 four steps -> (60 + 4 * 72) / 5
     roll[0, 4, 64] = 1  # beat 1: E4; beat 2 silent
-    pitch = sounding_pitch_per_beat(roll)
+    pitch = mean_sounding_pitch(roll)
     assert pitch[:2].tolist() == pytest.approx([(60 + 4 * 72) / 5, 64])
     assert np.isnan(pitch[2])
+    assert mean_sounding_pitch(roll, unit_steps=12).tolist() == pytest.approx([(60 + 4 * 72 + 64) / 6])
 
 
 def test_register_correlation_follows_ranks_and_skips_silence():

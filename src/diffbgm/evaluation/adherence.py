@@ -51,8 +51,9 @@ def density_correlation(requested: np.ndarray, generated_onset: np.ndarray) -> f
     return float(spearmanr(requested[:n], generated[:n]).statistic)
 
 
-def sounding_pitch_per_beat(roll: np.ndarray) -> np.ndarray:
-    """Mean MIDI pitch of the cells sounding (onset or sustain) in each beat; NaN in a silent beat.
+def mean_sounding_pitch(roll: np.ndarray, unit_steps: int = STEPS_PER_BEAT) -> np.ndarray:
+    """Mean MIDI pitch of the cells sounding (onset or sustain) in each beat (or each span of
+    ``unit_steps`` steps: ``STEPS_PER_BAR`` for bars); NaN where nothing sounds.
 
     Each sounding step counts once per pitch, so a held note weighs by its length, as the register
     attribute of the training data (``pitch_mean``) weighs it.
@@ -60,15 +61,15 @@ def sounding_pitch_per_beat(roll: np.ndarray) -> np.ndarray:
     Parameters
     ----------
     roll : ndarray, shape (2, steps, pitches)
-        Onset and sustain channels; ``steps`` a multiple of ``STEPS_PER_BEAT``.
+        Onset and sustain channels; trailing steps short of a whole unit are ignored.
 
     Returns
     -------
-    ndarray, shape (steps // STEPS_PER_BEAT,)
+    ndarray, shape (steps // unit_steps,)
     """
-    steps = roll.shape[1] - roll.shape[1] % STEPS_PER_BEAT
+    steps = roll.shape[1] - roll.shape[1] % unit_steps
     sounding = (roll[ONSET, :steps] > 0.5) | (roll[SUSTAIN, :steps] > 0.5)
-    per_beat = sounding.reshape(-1, STEPS_PER_BEAT, roll.shape[2]).sum(axis=1)
+    per_beat = sounding.reshape(-1, unit_steps, roll.shape[2]).sum(axis=1)
     counts = per_beat.sum(axis=1)
     totals = per_beat @ np.arange(roll.shape[2], dtype=np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -92,7 +93,7 @@ def register_correlation(requested: np.ndarray, generated_roll: np.ndarray) -> f
     float
         Spearman's rho in [-1, 1]; ``nan`` when fewer than 3 beats have both, or either side is constant.
     """
-    generated = sounding_pitch_per_beat(generated_roll)
+    generated = mean_sounding_pitch(generated_roll)
     n = min(len(requested), len(generated))
     requested, generated = np.asarray(requested[:n], dtype=np.float64), generated[:n]
     both = (requested > 0) & ~np.isnan(generated)
