@@ -43,7 +43,7 @@ from diffbgm.evaluation.model_eval import comparison_table, evaluate_generator
 from diffbgm.music.dataset import WindowStore
 from diffbgm.music.key import Key
 from diffbgm.music.window import MusicWindow
-from diffbgm.pipeline import DEFAULT_GROOVE_GUIDANCE, DEFAULT_STEPS
+from diffbgm.diffusion.samplers import DEFAULT_GROOVE_GUIDANCE, DEFAULT_STEPS
 
 
 KEY_USES = ("condition", "none", "strict")

@@ -32,15 +32,16 @@ def test_density_correlation_follows_ranks():
     assert np.isnan(density_correlation(np.ones(5), roll))
 
 
-def test_sounding_pitch_weighs_held_notes_by_length():
+def test_mean_sounding_pitch_counts_each_note_once_per_beat():
     roll = np.zeros((2, 12, 128))
     roll[0, 0, 60] = roll[0, 0, 72] = 1
-    roll[1, 1:4, 72] = 1  # beat 0: C4 one step, C5 four steps -> (60 + 4 * 72) / 5
-    roll[0, 4, 64] = 1  # beat 1: E4; beat 2 silent
+    roll[1, 1:6, 72] = 1  # beat 0: C4 and C5; C5 is held into beat 1
+    roll[0, 4, 64] = roll[0, 6, 64] = 1  # beat 1: two E4 notes and the held C5; beat 2 silent
+    roll[1, 9:11, 50] = 1  # sustain without an onset is no note
     pitch = mean_sounding_pitch(roll)
-    assert pitch[:2].tolist() == pytest.approx([(60 + 4 * 72) / 5, 64])
+    assert pitch[:2].tolist() == pytest.approx([66, (72 + 64 + 64) / 3])
     assert np.isnan(pitch[2])
-    assert mean_sounding_pitch(roll, unit_steps=12).tolist() == pytest.approx([(60 + 4 * 72 + 64) / 6])
+    assert mean_sounding_pitch(roll, unit_steps=12).tolist() == pytest.approx([(60 + 72 + 64 + 64) / 4])
 
 
 def test_register_correlation_follows_ranks_and_skips_silence():

@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import spearmanr
 
-from diffbgm.music.grid import BEATS_PER_BAR, ONSET, STEPS_PER_BAR, STEPS_PER_BEAT, SUSTAIN
+from diffbgm.music.grid import BEATS_PER_BAR, STEPS_PER_BAR, STEPS_PER_BEAT
+from diffbgm.music.pianoroll import PianoRoll
 
 
 def onsets_per_beat(onset: np.ndarray) -> np.ndarray:
@@ -52,28 +53,30 @@ def density_correlation(requested: np.ndarray, generated_onset: np.ndarray) -> f
 
 
 def mean_sounding_pitch(roll: np.ndarray, unit_steps: int = STEPS_PER_BEAT) -> np.ndarray:
-    """Mean MIDI pitch of the cells sounding (onset or sustain) in each beat (or each span of
-    ``unit_steps`` steps: ``STEPS_PER_BAR`` for bars); NaN where nothing sounds.
+    """Mean MIDI pitch of the notes sounding in each beat (or each span of ``unit_steps`` steps:
+    ``STEPS_PER_BAR`` for bars); NaN where nothing sounds.
 
-    Each sounding step counts once per pitch, so a held note weighs by its length, as the register
-    attribute of the training data (``pitch_mean``) weighs it.
+    Each note sounding in a beat counts once, however long it sounds there, as the register attribute
+    of the training data counts it (``pitch_mean``, :func:`diffbgm.music.dataset.beat_attributes`).
 
     Parameters
     ----------
     roll : ndarray, shape (2, steps, pitches)
-        Onset and sustain channels; trailing steps short of a whole unit are ignored.
+        Onset and sustain channels (:meth:`diffbgm.music.pianoroll.PianoRoll.from_array`); trailing
+        steps short of a whole unit are ignored.
 
     Returns
     -------
     ndarray, shape (steps // unit_steps,)
     """
-    steps = roll.shape[1] - roll.shape[1] % unit_steps
-    sounding = (roll[ONSET, :steps] > 0.5) | (roll[SUSTAIN, :steps] > 0.5)
-    per_beat = sounding.reshape(-1, unit_steps, roll.shape[2]).sum(axis=1)
-    counts = per_beat.sum(axis=1)
-    totals = per_beat @ np.arange(roll.shape[2], dtype=np.float64)
+    units = roll.shape[1] // unit_steps
+    sums, counts = np.zeros(units), np.zeros(units)
+    for note in PianoRoll.from_array(roll).to_notes():
+        first, last = note.start // unit_steps, min((note.start + note.duration - 1) // unit_steps, units - 1)
+        sums[first : last + 1] += note.pitch
+        counts[first : last + 1] += 1
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(counts > 0, totals / counts, np.nan)
+        return np.where(counts > 0, sums / counts, np.nan)
 
 
 def register_correlation(requested: np.ndarray, generated_roll: np.ndarray) -> float:
