@@ -37,15 +37,9 @@ import numpy as np
 
 from diffbgm.atomic import atomic_output
 from diffbgm.evaluation.audio_embedding import AudioEmbeddingError, musicnn_embedder
-from diffbgm.evaluation.model_eval import (
-    comparison_table,
-    density_matched_generator,
-    evaluate_generator,
-    ground_truth_generator,
-    preceding_windows,
-    select_eval_windows,
-    shuffled_generator,
-)
+from diffbgm.evaluation.baselines import density_matched_generator, ground_truth_generator, shuffled_generator
+from diffbgm.evaluation.eval_windows import preceding_windows, select_eval_windows
+from diffbgm.evaluation.model_eval import comparison_table, evaluate_generator
 from diffbgm.music.dataset import WindowStore
 from diffbgm.music.key import Key
 from diffbgm.music.window import MusicWindow

@@ -2,7 +2,7 @@
 
 import pytest
 
-from diffbgm.evaluation.model_eval import select_eval_windows
+from diffbgm.evaluation.eval_windows import select_eval_windows
 from diffbgm.music.dataset import WindowStore, build_pop909
 
 VALID_SONGS = ["001", "005", "026", "040"]

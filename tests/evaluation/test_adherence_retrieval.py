@@ -6,7 +6,9 @@ from diffbgm.evaluation.adherence import (
     beat_novelty,
     boundary_hit_rate,
     density_correlation,
+    mean_sounding_pitch,
     onsets_per_beat,
+    register_correlation,
 )
 from diffbgm.evaluation.retrieval import precision_at_k, symbolic_embedding
 
@@ -28,6 +30,33 @@ def test_density_correlation_follows_ranks():
     assert density_correlation(np.array([0.1, 0.2, 0.3, 0.4, 0.5]), roll) == pytest.approx(1.0)
     assert density_correlation(np.array([5.0, 4, 3, 2, 1]), roll) == pytest.approx(-1.0)
     assert np.isnan(density_correlation(np.ones(5), roll))
+
+
+def test_mean_sounding_pitch_counts_each_note_once_per_beat():
+    roll = np.zeros((2, 12, 128))
+    roll[0, 0, 60] = roll[0, 0, 72] = 1
+    roll[1, 1:6, 72] = 1  # beat 0: C4 and C5; C5 is held into beat 1
+    roll[0, 4, 64] = roll[0, 6, 64] = 1  # beat 1: two E4 notes and the held C5; beat 2 silent
+    roll[1, 9:11, 50] = 1  # sustain without an onset is no note
+    pitch = mean_sounding_pitch(roll)
+    assert pitch[:2].tolist() == pytest.approx([66, (72 + 64 + 64) / 3])
+    assert np.isnan(pitch[2])
+    assert mean_sounding_pitch(roll, unit_steps=12).tolist() == pytest.approx([(60 + 72 + 64 + 64) / 4])
+
+
+def test_register_correlation_follows_ranks_and_skips_silence():
+    roll = np.zeros((2, 4 * 6, 128))
+    for beat, pitch in enumerate([48, 55, 0, 60, 67, 72]):
+        if pitch:
+            roll[0, 4 * beat, pitch] = 1
+    requested = np.array([0.1, 0.2, 0.9, 0.3, 0.4, 0.5])  # beat 2 is silent: its request is left out
+    assert register_correlation(requested, roll) == pytest.approx(1.0)
+    assert register_correlation(requested[::-1].copy(), roll) < 0
+    unrequested = requested.copy()
+    unrequested[[1, 3]] = 0.0  # 0 = no register asked: left out, three beats remain
+    assert register_correlation(unrequested, roll) == pytest.approx(1.0)
+    assert np.isnan(register_correlation(np.full(6, 0.5), roll))
+    assert np.isnan(register_correlation(requested, np.zeros_like(roll)))
 
 
 def _bars(pitch_per_bar):

@@ -13,7 +13,8 @@ from diffbgm.evaluation.audio_embedding import (
     musicnn_embedder,
     render_window_audio,
 )
-from diffbgm.evaluation.model_eval import evaluate_generator, ground_truth_generator, shuffled_generator
+from diffbgm.evaluation.baselines import ground_truth_generator, shuffled_generator
+from diffbgm.evaluation.model_eval import evaluate_generator
 from diffbgm.music.grid import ONSET, SUSTAIN, STEPS_PER_BEAT
 
 # An embedding command for the tests, speaking the same protocol as musicnn_worker.py: it reads the

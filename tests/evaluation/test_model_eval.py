@@ -7,15 +7,12 @@ import pytest
 
 from diffbgm.evaluation.adherence import onsets_per_beat
 from diffbgm.evaluation.metrics import beat_notes_from_pianoroll
+from diffbgm.evaluation.baselines import density_matched_generator, ground_truth_generator, shuffled_generator
+from diffbgm.evaluation.eval_windows import preceding_windows, select_eval_windows
 from diffbgm.evaluation.model_eval import (
     PAPER_DIFF_BGM,
     comparison_table,
-    density_matched_generator,
     evaluate_generator,
-    ground_truth_generator,
-    preceding_windows,
-    select_eval_windows,
-    shuffled_generator,
     window_adherence,
     window_music_metrics,
 )
@@ -57,6 +54,21 @@ def test_window_measures_by_hand():
     # The other downbeats 4, 12, 16, ..., 28: only 4 and 12 start something new.
     assert (adherence["off_boundary_beats"], adherence["off_boundary_starts"]) == (6, 2)
     assert adherence["density_correlation"] == pytest.approx(1.0)
+    assert math.isnan(adherence["register_correlation"])  # no register requested (pitch_mean 0)
+
+
+def test_window_register_correlation_reads_the_requested_mean_pitch():
+    roll = np.zeros((2, 128, 128), dtype=np.float32)
+    pitches = 48 + (np.arange(WINDOW_BEATS) * 7) % 30  # one note per beat, pitch going up and down
+    roll[0, 4 * np.arange(WINDOW_BEATS), pitches] = 1
+    window = _window(roll)
+    window.attributes["pitch_mean"] = pitches.astype(np.float32)
+    assert window_adherence(window, roll)["register_correlation"] == pytest.approx(1.0)
+    window.attributes["pitch_mean"] = (120 - pitches).astype(np.float32)
+    assert window_adherence(window, roll)["register_correlation"] == pytest.approx(-1.0)
+    report = evaluate_generator([window, window], lambda batch: np.stack([roll] * len(batch)), ks=(1,))
+    assert report.generated["register_correlation"] == pytest.approx(-1.0)
+    assert "| register Spearman rho | -1.000 |" in report.to_table()
 
 
 @pytest.mark.data

@@ -1,7 +1,7 @@
 """Control adherence: does the generated music follow the conditions it was asked for?
 
-Two measures of our own (the paper has none): the rank correlation between requested and generated
-per-beat note density, and the share of requested segment boundaries (phrases at training, shots at
+Measures of our own (the paper has none): the rank correlations between requested and generated
+per-beat note density and register (mean sounding pitch), and the share of requested segment boundaries (phrases at training, shots at
 inference) at which the generated music starts something new.
 """
 
@@ -11,6 +11,7 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from diffbgm.music.grid import BEATS_PER_BAR, STEPS_PER_BAR, STEPS_PER_BEAT
+from diffbgm.music.pianoroll import PianoRoll
 
 
 def onsets_per_beat(onset: np.ndarray) -> np.ndarray:
@@ -49,6 +50,59 @@ def density_correlation(requested: np.ndarray, generated_onset: np.ndarray) -> f
     if n < 3 or np.ptp(requested[:n]) == 0 or np.ptp(generated[:n]) == 0:
         return float("nan")
     return float(spearmanr(requested[:n], generated[:n]).statistic)
+
+
+def mean_sounding_pitch(roll: np.ndarray, unit_steps: int = STEPS_PER_BEAT) -> np.ndarray:
+    """Mean MIDI pitch of the notes sounding in each beat (or each span of ``unit_steps`` steps:
+    ``STEPS_PER_BAR`` for bars); NaN where nothing sounds.
+
+    Each note sounding in a beat counts once, however long it sounds there, as the register attribute
+    of the training data counts it (``pitch_mean``, :func:`diffbgm.music.dataset.beat_attributes`).
+
+    Parameters
+    ----------
+    roll : ndarray, shape (2, steps, pitches)
+        Onset and sustain channels (:meth:`diffbgm.music.pianoroll.PianoRoll.from_array`); trailing
+        steps short of a whole unit are ignored.
+
+    Returns
+    -------
+    ndarray, shape (steps // unit_steps,)
+    """
+    units = roll.shape[1] // unit_steps
+    sums, counts = np.zeros(units), np.zeros(units)
+    for note in PianoRoll.from_array(roll).to_notes():
+        first, last = note.start // unit_steps, min((note.start + note.duration - 1) // unit_steps, units - 1)
+        sums[first : last + 1] += note.pitch
+        counts[first : last + 1] += 1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, sums / counts, np.nan)
+
+
+def register_correlation(requested: np.ndarray, generated_roll: np.ndarray) -> float:
+    """Spearman correlation between the requested per-beat register and the generated mean sounding pitch.
+
+    Beats where the request is 0 (the register condition of a silent beat) or the generated music is
+    silent have no register and are left out.
+
+    Parameters
+    ----------
+    requested : ndarray, shape (beats,)
+        The register condition per beat (any monotone scale of pitch; 0 = no register).
+    generated_roll : ndarray, shape (2, beats * STEPS_PER_BEAT, pitches)
+
+    Returns
+    -------
+    float
+        Spearman's rho in [-1, 1]; ``nan`` when fewer than 3 beats have both, or either side is constant.
+    """
+    generated = mean_sounding_pitch(generated_roll)
+    n = min(len(requested), len(generated))
+    requested, generated = np.asarray(requested[:n], dtype=np.float64), generated[:n]
+    both = (requested > 0) & ~np.isnan(generated)
+    if both.sum() < 3 or np.ptp(requested[both]) == 0 or np.ptp(generated[both]) == 0:
+        return float("nan")
+    return float(spearmanr(requested[both], generated[both]).statistic)
 
 
 def boundary_hit_rate(boundaries: np.ndarray, generated_onset: np.ndarray, tolerance_beats: int = 0) -> float:

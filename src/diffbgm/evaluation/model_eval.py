@@ -13,7 +13,8 @@ writes one 8-bar piano roll per window from that window's conditions (the model,
   the file-level metrics count).
 - Control adherence (our own measures, see :mod:`diffbgm.evaluation.adherence`): the mean Spearman
   correlation between the requested per-beat density (``conditions.dynamic`` density) and the
-  generated onsets per beat, and the share of requested phrase boundaries where the generated music
+  generated onsets per beat, the same between the requested register (mean sounding pitch) and the
+  generated mean sounding pitch per beat, and the share of requested phrase boundaries where the generated music
   starts something new, beside the *base rate* (the same test on the downbeats that are not
   boundaries; phrases start on bar lines) so a hit rate can be read against chance. The ground-truth
   column is the ceiling.
@@ -21,10 +22,8 @@ writes one 8-bar piano roll per window from that window's conditions (the model,
   given its generated roll, over :func:`diffbgm.evaluation.retrieval.symbolic_embedding`, and over an
   audio embedding when one is given (:mod:`diffbgm.evaluation.audio_embedding`: musicnn).
 
-Baselines that are generators too: :func:`ground_truth_generator` (P@K must be 1),
-:func:`shuffled_generator` (another song's window: P@K near chance, K/60) and
-:func:`density_matched_generator` (random notes following the requested density and register: what
-adherence alone buys on P@K).
+The windows come from :mod:`diffbgm.evaluation.eval_windows`; the baselines that are generators too
+(ground truth, shuffled, density-matched) from :mod:`diffbgm.evaluation.baselines`.
 """
 
 from __future__ import annotations
@@ -33,10 +32,8 @@ import json
 import logging
 import math
 import time
-import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import numpy as np
 
@@ -45,7 +42,9 @@ from diffbgm.evaluation.adherence import (
     beat_novelty,
     density_correlation,
     onsets_per_beat,
+    register_correlation,
 )
+from diffbgm.evaluation.baselines import Generator
 from diffbgm.evaluation.metrics import (
     beat_notes_from_pianoroll,
     grooving_pattern_similarity,
@@ -53,22 +52,10 @@ from diffbgm.evaluation.metrics import (
     structureness_indicator,
 )
 from diffbgm.evaluation.retrieval import precision_at_k, symbolic_embedding
-from diffbgm.music.dataset import MANIFEST, WindowStore
-from diffbgm.music.grid import (
-    BEATS_PER_BAR,
-    N_PITCHES,
-    ONSET,
-    STEPS_PER_BEAT,
-    SUSTAIN,
-    WINDOW_BARS,
-    WINDOW_STEPS,
-)
-from diffbgm.music.key import Key
+from diffbgm.music.grid import BEATS_PER_BAR, N_PITCHES, ONSET, WINDOW_STEPS
 from diffbgm.music.window import MusicWindow
 
 logger = logging.getLogger(__name__)
-
-Generator = Callable[[list[MusicWindow]], np.ndarray]
 
 RETRIEVAL_KS: tuple[int, ...] = (1, 5, 10, 20)
 RETRIEVAL_CANDIDATES = 60
@@ -79,7 +66,8 @@ PAPER_DIFF_BGM: dict[str, float] = {"pche": 2.840, "gps": 0.601, "si": 0.521, "p
 RELATIVE_TOLERANCE = 0.03
 
 MUSIC_METRICS: tuple[str, ...] = ("pche", "gps", "si", "notes_per_bar", "empty_bar_ratio")
-ADHERENCE_METRICS: tuple[str, ...] = ("density_correlation", "boundary_hit_rate", "boundary_base_rate")
+ADHERENCE_METRICS: tuple[str, ...] = ("density_correlation", "register_correlation", "boundary_hit_rate",
+                                      "boundary_base_rate")
 METRIC_LABELS: dict[str, str] = {
     "pche": "PCHE (bits)",
     "gps": "GPS (16 positions)",
@@ -87,128 +75,10 @@ METRIC_LABELS: dict[str, str] = {
     "notes_per_bar": "notes per bar",
     "empty_bar_ratio": "empty-bar ratio",
     "density_correlation": "density Spearman rho",
+    "register_correlation": "register Spearman rho",
     "boundary_hit_rate": "phrase-boundary hit rate",
     "boundary_base_rate": "new-start rate, other downbeats",
 }
-
-
-def select_eval_windows(store: WindowStore, n: int, seed: int = 0) -> list[MusicWindow]:
-    """A deterministic, spread-out sample of ``n`` windows of ``store``.
-
-    Within a song the chosen windows never overlap (they start at least ``WINDOW_BARS`` bars apart,
-    from a random first bar); songs are visited round-robin in a random order, so the sample covers as
-    many songs as ``n`` allows, with at most one more window per song than any other song.
-
-    Raises
-    ------
-    ValueError
-        If the store holds fewer than ``n`` non-overlapping windows.
-    """
-    if n < 1:
-        raise ValueError("the number of evaluation windows must be at least 1")
-    rng = np.random.default_rng(seed)
-    bars_of: dict[str, list[tuple[int, int]]] = {}
-    for index, (song, bar) in enumerate(_store_keys(store)):
-        bars_of.setdefault(song, []).append((bar, index))
-    per_song: list[list[int]] = []
-    for song in sorted(bars_of):
-        bars = sorted(bars_of[song])
-        first = int(rng.integers(min(WINDOW_BARS, len(bars))))
-        chosen, next_free = [], -1
-        for bar, index in bars[first:]:
-            if bar >= next_free:
-                chosen.append(index)
-                next_free = bar + WINDOW_BARS
-        per_song.append([chosen[i] for i in rng.permutation(len(chosen))])
-    available = sum(len(c) for c in per_song)
-    if available < n:
-        raise ValueError(f"only {available} non-overlapping windows in the store, {n} requested")
-    order = rng.permutation(len(per_song))
-    picked: list[int] = []
-    for round_ in range(max(len(c) for c in per_song)):
-        for song in order:
-            if round_ < len(per_song[song]) and len(picked) < n:
-                picked.append(per_song[song][round_])
-    return [store[i] for i in sorted(picked)]
-
-
-def preceding_windows(store: WindowStore, windows: list[MusicWindow]) -> list[MusicWindow | None]:
-    """For each window, the window of ``store`` on the ``WINDOW_BARS`` bars of its song just before it.
-
-    ``None`` where there is none (the song's first bars). It is the music ``diffbgm generate`` has
-    written before a window, the one ``--groove auto`` takes the groove of.
-    """
-    index_of = {key: index for index, key in enumerate(_store_keys(store))}
-    before = [index_of.get((w.song, w.bar - WINDOW_BARS)) for w in windows]
-    return [None if index is None else store[index] for index in before]
-
-
-def _store_keys(store: WindowStore) -> list[tuple[str, int]]:
-    """``(song, bar)`` of every window of the store, in store order, read from its manifest (no rendering)."""
-    entries = [json.loads(line) for line in (Path(store.root) / MANIFEST).read_text().splitlines() if line.strip()]
-    keys = [(e["song"], int(e["bar"])) for e in entries if store.split is None or e["split"] == store.split]
-    if len(keys) != len(store):
-        raise ValueError(f"{store.root}: the manifest changed since the store was loaded")
-    return keys
-
-
-# --- baselines -----------------------------------------------------------------------------------------
-
-
-def ground_truth_generator(windows: list[MusicWindow]) -> np.ndarray:
-    """The windows' own piano rolls: the upper bound (P@K = 1)."""
-    return np.stack([w.pianoroll for w in windows]).astype(np.float32)
-
-
-def _window_rng(window: MusicWindow, seed: int) -> np.random.Generator:
-    # Seeded by the window itself, so that the output does not depend on batching or order.
-    return np.random.default_rng([seed, zlib.crc32(f"{window.song}:{window.bar}".encode())])
-
-
-def shuffled_generator(pool: Sequence[MusicWindow], seed: int = 0) -> Generator:
-    """A generator that answers each window with the roll of a window of *another* song from ``pool``.
-
-    Real music that ignores the conditions: its P@K is near chance (K / candidates).
-    """
-    songs = np.array([w.song for w in pool])
-    if len(set(songs.tolist())) < 2:
-        raise ValueError("the shuffled baseline needs windows of at least two songs")
-
-    def generate(windows: list[MusicWindow]) -> np.ndarray:
-        rolls = []
-        for window in windows:
-            others = np.flatnonzero(songs != window.song)
-            rolls.append(pool[int(_window_rng(window, seed).choice(others))].pianoroll)
-        return np.stack(rolls).astype(np.float32)
-
-    return generate
-
-
-def density_matched_generator(windows: list[MusicWindow], seed: int = 0, follow_register: bool = False) -> np.ndarray:
-    """Random notes that follow the requested per-beat onset count, and nothing else.
-
-    Each beat gets the window's ``onset_density`` onsets (the raw count behind the dynamic density
-    condition) at random steps of the beat, on random pitches of the window's key scale within a fifth
-    of middle C, or of the requested mean pitch (``pitch_mean``, the register condition) with
-    ``follow_register``; each note lasts 1-4 steps. No harmony, rhythm pattern or phrase structure: the
-    P@K this reaches is what matching the dynamic conditions alone buys.
-    """
-    rolls = np.zeros((len(windows), 2, WINDOW_STEPS, N_PITCHES), dtype=np.float32)
-    for roll, window in zip(rolls, windows):
-        rng = _window_rng(window, seed)
-        in_key = Key(window.key_tonic, window.key_mode).pitch_mask()
-        counts = np.rint(window.attributes["onset_density"]).astype(int)
-        for beat, count in enumerate(counts[: WINDOW_STEPS // STEPS_PER_BEAT]):
-            requested = float(window.attributes["pitch_mean"][beat]) if follow_register else 0.0
-            centre = requested or 60.0
-            pitches = np.flatnonzero(in_key & (np.abs(np.arange(N_PITCHES) - centre) <= 7))
-            for _ in range(count):
-                step = beat * STEPS_PER_BEAT + int(rng.integers(STEPS_PER_BEAT))
-                pitch = int(rng.choice(pitches))
-                roll[ONSET, step, pitch] = 1.0
-                roll[SUSTAIN, step + 1 : min(step + int(rng.integers(1, 5)), WINDOW_STEPS), pitch] = 1.0
-        roll[SUSTAIN] *= 1.0 - roll[ONSET]
-    return rolls
 
 
 # --- per-window measures -------------------------------------------------------------------------------
@@ -228,13 +98,15 @@ def window_music_metrics(roll: np.ndarray, gps_positions: int = 16) -> dict[str,
 
 
 def window_adherence(window: MusicWindow, roll: np.ndarray) -> dict[str, float]:
-    """Density correlation and boundary hits / counts of ``roll`` against ``window``'s conditions.
+    """Density and register correlations and boundary hits / counts of ``roll`` against ``window``'s conditions.
 
-    Returns ``density_correlation`` (NaN when either side is constant) and the counts ``boundary_hits``,
+    Returns ``density_correlation`` and ``register_correlation`` (NaN when either side is constant) and
+    the counts ``boundary_hits``,
     ``boundaries`` (requested boundaries past beat 0), and ``off_boundary_starts`` of ``off_boundary_beats``
     (downbeats past beat 0 that are not requested boundaries).
     """
-    requested = dynamic_from_attributes(window.attributes)[:, DYNAMIC_FEATURES.index("density")]
+    dynamic = dynamic_from_attributes(window.attributes)
+    requested = dynamic[:, DYNAMIC_FEATURES.index("density")]
     novelty = beat_novelty(roll[ONSET])
     is_boundary = window.attributes["phrase_boundary"][: len(novelty)] > 0.5
     is_boundary[0] = False  # nothing precedes beat 0, so nothing can start anew there
@@ -245,6 +117,7 @@ def window_adherence(window: MusicWindow, roll: np.ndarray) -> dict[str, float]:
     off &= ~is_boundary
     return {
         "density_correlation": density_correlation(requested, roll[ONSET]),
+        "register_correlation": register_correlation(dynamic[:, DYNAMIC_FEATURES.index("register")], roll),
         "boundary_hits": int(novelty[is_boundary].sum()),
         "boundaries": int(is_boundary.sum()),
         "off_boundary_starts": int(novelty[off].sum()),
@@ -254,7 +127,8 @@ def window_adherence(window: MusicWindow, roll: np.ndarray) -> dict[str, float]:
 
 def _summarise(music: list[dict[str, float]], adherence: list[dict[str, float]]) -> dict[str, float]:
     summary = {name: _nanmean([m[name] for m in music]) for name in MUSIC_METRICS}
-    summary["density_correlation"] = _nanmean([a["density_correlation"] for a in adherence])
+    for name in ("density_correlation", "register_correlation"):
+        summary[name] = _nanmean([a[name] for a in adherence])
     summary["boundary_hit_rate"] = _ratio(
         sum(a["boundary_hits"] for a in adherence), sum(a["boundaries"] for a in adherence)
     )
@@ -459,7 +333,8 @@ def evaluate_generator(
             generated_embeddings.append(symbolic_embedding(roll))
             truth_embeddings.append(symbolic_embedding(window.pianoroll))
             per_window.append({"song": window.song, "bar": window.bar, **music,
-                               "density_correlation": adherence["density_correlation"]})
+                               "density_correlation": adherence["density_correlation"],
+                               "register_correlation": adherence["register_correlation"]})
         metric_seconds += time.perf_counter() - started
         logger.info("%s: %d/%d windows", name, min(first + batch_size, len(windows)), len(windows))
     started = time.perf_counter()
