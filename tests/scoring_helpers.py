@@ -53,6 +53,6 @@ def two_shot_video(path: Path, seconds: float = 20.0) -> Path:
     return write_video(path, frames, fps=FPS)
 
 
-def one_second_video(path: Path) -> Path:
-    """A 1 s video: shorter than one bar at any allowed tempo."""
-    return write_video(path, solid((200, 40, 40), int(FPS), SIZE), fps=FPS)
+def one_second_video(path: Path, seconds: float = 1.0) -> Path:
+    """A short video (1 s by default: shorter than one bar at any allowed tempo)."""
+    return write_video(path, solid((200, 40, 40), round(seconds * FPS), SIZE), fps=FPS)

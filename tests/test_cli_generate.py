@@ -110,10 +110,16 @@ def test_not_a_video(files, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.mp4"]
 
 
-def test_video_shorter_than_a_bar(files, tmp_path):
-    result = _run(files["short"], "-o", tmp_path / "out.mp4", "--model", files["model"], "--no-cache")
-    _assert_one_line_error(result, "shorter than one bar")
-    assert list(tmp_path.iterdir()) == []
+def test_a_one_second_clip_is_scored_and_a_shorter_one_refused(files, tmp_path):
+    out = tmp_path / "sting.mp4"
+    result = _run(files["short"], "-o", out, "--model", files["model"], "--no-cache", "--steps", "1")
+    assert result.exit_code == 0, result.output
+    manifest = json.loads(out.with_suffix(".json").read_text())
+    assert manifest["duration_s"] == pytest.approx(1.0, abs=0.01) and manifest["music_end_s"] >= 1.0
+    shorter = one_second_video(tmp_path / "blink.mp4", seconds=0.5)
+    result = _run(shorter, "-o", tmp_path / "out" / "x.mp4", "--model", files["model"], "--no-cache")
+    _assert_one_line_error(result, "use a longer clip")
+    assert not (tmp_path / "out").exists()
 
 
 def test_unwritable_output_and_output_over_input(files, tmp_path):

@@ -112,7 +112,7 @@ def test_manifest_is_complete_and_cuts_fall_on_downbeats(result, pipeline):
     assert manifest["duration_s"] == pytest.approx(6.5, abs=1.0 / FPS)
     np.testing.assert_allclose(manifest["cuts_s"], [2.0, 4.0], atol=1.5 / FPS)
     assert manifest["cut_alignment"]["aligned_fraction"] >= 0.8
-    assert manifest["downbeats_s"][-1] == pytest.approx(manifest["duration_s"])
+    assert manifest["music_end_s"] >= manifest["duration_s"] - 1e-9 and manifest["music_end_s"] == manifest["downbeats_s"][-1]
 
 
 def test_same_seed_gives_identical_midi_and_another_seed_differs(pipeline, video, result, workdir):
@@ -163,8 +163,8 @@ def test_a_failure_leaves_no_output(pipeline, video, workdir, monkeypatch):
 
 
 def test_bad_requests_fail_with_one_line(pipeline, workdir):
-    short = one_second_video(workdir / "short.mp4")
-    with pytest.raises(GenerationError, match="shorter than one bar"):
+    short = one_second_video(workdir / "short.mp4", seconds=0.75)
+    with pytest.raises(GenerationError, match="use a longer clip"):
         run(pipeline, short, workdir / "short_out.mp4", OPTIONS)
     with pytest.raises(GenerationError, match="does not exist"):
         check_outputs(workdir / "missing" / "out.mp4", short)

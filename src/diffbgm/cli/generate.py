@@ -36,7 +36,7 @@ def _sampler_names() -> list[str]:
 
 @click.option("--bpm", type=click.FloatRange(min=20, max=300), default=None, help="a fixed tempo instead of fitting cuts")
 @click.option("--tempo-range", nargs=2, type=click.FloatRange(min=20, max=300),
-              default=_generation_default("tempo_range"), help="lowest and highest tempo the timing may use")
+              default=None, help="lowest and highest tempo the timing may use  [default: from the mood and the picture]")
 
 
 @click.option("--steps", type=click.IntRange(min=1), default=_generation_default("steps"),
@@ -48,8 +48,8 @@ def _sampler_names() -> list[str]:
 
 
 @click.option("--guidance", type=float, default=_generation_default("guidance"), help="classifier-free guidance scale")
-@click.option("--seed", type=click.IntRange(min=0, max=2**32 - 1), default=_generation_default("seed"),
-              help="random seed (same seed and options -> same MIDI)")
+@click.option("--seed", type=click.IntRange(min=0, max=2**32 - 1), default=None,
+              help="random seed (same seed and options -> same MIDI)  [default: from the video's content]")
 
 
 @click.option("--mood", type=str, default=None, help='mood words for the whole video, e.g. "calm, warm"')
@@ -116,9 +116,10 @@ def generate(ctx, video, output, model_path, regenerate, device, threads, no_cac
     if not video.is_file():
         raise click.ClickException(f"video not found: {video}")
     tempo_range = chosen["tempo_range"]
-    if tempo_range[0] > tempo_range[1]:
-        raise click.ClickException(f"--tempo-range needs LOW <= HIGH, got {tempo_range[0]:g} {tempo_range[1]:g}")
-    chosen["tempo_range"] = tuple(tempo_range)
+    if tempo_range is not None:
+        if tempo_range[0] > tempo_range[1]:
+            raise click.ClickException(f"--tempo-range needs LOW <= HIGH, got {tempo_range[0]:g} {tempo_range[1]:g}")
+        chosen["tempo_range"] = tuple(tempo_range)
     chosen["soundfont"] = str(chosen["soundfont"]) if chosen["soundfont"] else None
     options = GenerationOptions(**chosen)
     given = {name: value for name, value in chosen.items()

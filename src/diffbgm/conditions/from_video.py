@@ -1,9 +1,12 @@
 """Per-beat conditions from a video: the inference-time side of the dynamic and semantic streams.
 
-Each video curve (``VideoAnalysis.features``) is averaged over every beat of the :class:`TimingPlan`,
-normalised by the video's own 5th-95th percentiles (so that a dim video still has bright and dark
-moments) and mapped onto ``TYPICAL_RANGE``, the range the features take on POP909, so that the model sees
-conditions like the ones it was trained on (Diff-BGM feeds visual features in the same way):
+Each video curve (``VideoAnalysis.features``) is averaged over every beat of the :class:`TimingPlan`.
+Motion and brightness are read on an absolute scale (:data:`MOTION_SCALE`, :data:`BRIGHTNESS_SCALE`), so
+that a calm video stays calm and a frantic one asks for many notes: stretching every video to its own
+range made both ask for the same music. Accents (saliency, frame-difference peaks) stay relative to the
+video's own peaks. Each unit value is then mapped onto the range the feature takes on POP909
+(``CALIBRATED_RANGE``), so that the model sees conditions like the ones it was trained on; the mood of
+each shot moves density and register a little (:func:`mood_offsets`):
 
     density  <- motion                      register <- brightness
     strength <- saliency and frame-difference peaks, full at each shot's first beat
@@ -29,6 +32,19 @@ from diffbgm.music.timing import TimingPlan
 from diffbgm.music.grid import BEATS_PER_BAR, WINDOW_BEATS, WINDOW_OVERLAP_BARS
 
 PERCENTILES = (5.0, 95.0)
+# Motion in frame widths per second (Farneback flow on the analysis frames) read on a log scale: a
+# hundredth of the width a second is still, a third of it a second (a fast pan; the measure saturates
+# there) is as busy as footage gets.
+MOTION_SCALE = (0.01, 0.3)
+# Mean luma: night footage sits near 0.15, a bright day near 0.7.
+BRIGHTNESS_SCALE = (0.15, 0.75)
+# The features' range on POP909 train windows, about the 2nd..98th percentiles, wider than
+# TYPICAL_RANGE (10th..90th) so that the calmest and the busiest pictures reach sparse and busy music.
+CALIBRATED_RANGE: dict[str, tuple[float, float]] = {"density": (0.06, 0.8), "register": (0.33, 0.72)}
+# How far a mood moves density (with arousal) and register (with valence), in unit features.
+MOOD_DENSITY_SHIFT, MOOD_REGISTER_SHIFT = 0.15, 0.08
+# How far arousal moves the intensity that sets note velocities (1 = the whole velocity range).
+MOOD_INTENSITY_SHIFT = 0.25
 # A curve whose robust spread is below this carries no information: it maps to the middle of the range.
 FLAT_SPREAD = 1e-6
 DEFAULT_OVERLAP_BEATS = WINDOW_OVERLAP_BARS * BEATS_PER_BAR
@@ -161,6 +177,26 @@ def onto_typical(unit: np.ndarray, feature: str) -> np.ndarray:
     return low + unit * (high - low)
 
 
+def absolute_unit(values: np.ndarray, scale: tuple[float, float], log: bool = False) -> np.ndarray:
+    """``values`` on a fixed scale -> [0, 1] (log-spaced with ``log``), the same for every video."""
+    low, high = scale
+    values = np.asarray(values, dtype=np.float64)
+    if log:
+        return np.clip(np.log(np.maximum(values, low) / low) / np.log(high / low), 0.0, 1.0)
+    return np.clip((values - low) / (high - low), 0.0, 1.0)
+
+
+def onto_calibrated(unit: np.ndarray, feature: str) -> np.ndarray:
+    """[0, 1] -> the feature's ``CALIBRATED_RANGE``."""
+    low, high = CALIBRATED_RANGE[feature]
+    return low + np.clip(unit, 0.0, 1.0) * (high - low)
+
+
+def mood_offsets(mood: Mood) -> tuple[float, float]:
+    """How much a mood moves the density and register units: aroused moods busier, happy ones higher."""
+    return MOOD_DENSITY_SHIFT * mood.arousal, MOOD_REGISTER_SHIFT * mood.valence
+
+
 def shot_start_beats(shots: list[tuple[float, float]], plan: TimingPlan) -> np.ndarray:
     """Index of the beat each shot starts on (the nearest beat to its first frame)."""
     starts = np.array([start for start, _ in shots], dtype=np.float64)
@@ -194,9 +230,12 @@ def conditions_from_video(analysis, plan: TimingPlan, mood: Mood | None = None) 
         curve = np.asarray(features[name], dtype=np.float64)
         return robust_unit(per_beat(times, curve, beats_s), reference=curve)
 
-    motion = unit_of("motion", beat_means)
+    def beat_curve(name: str) -> np.ndarray:
+        return beat_means(times, np.asarray(features[name], dtype=np.float64), beats_s)
+
+    motion = absolute_unit(beat_curve("motion"), MOTION_SCALE, log=True)
+    brightness = absolute_unit(beat_curve("brightness"), BRIGHTNESS_SCALE)
     saliency = unit_of("saliency", beat_means)
-    brightness = unit_of("brightness", beat_means)
     change = unit_of("difference", beat_peaks) if "difference" in features else saliency
 
     shots = list(analysis.shots) or [(0.0, float(analysis.duration_s))]
@@ -208,15 +247,21 @@ def conditions_from_video(analysis, plan: TimingPlan, mood: Mood | None = None) 
         segments[beat:] = shot_index
         boundary[beat] = 1.0
 
+    moods = list(getattr(analysis, "shot_moods", []) or [])
+    density_shift, register_shift = np.zeros(n_beats), np.zeros(n_beats)
+    for shot_index in np.unique(segments):
+        members = segments == shot_index
+        shot_mood = mood if mood is not None else (moods[shot_index] if shot_index < len(moods) else Mood(0.0, 0.0))
+        density_shift[members], register_shift[members] = mood_offsets(shot_mood)
+
     strength = np.maximum(0.5 * (saliency + change), boundary)
     dynamic = np.stack([
-        onto_typical(motion, "density"),
+        onto_calibrated(motion + density_shift, "density"),
         onto_typical(strength, "strength"),
-        onto_typical(brightness, "register"),
+        onto_calibrated(brightness + register_shift, "register"),
         onto_typical(boundary, "boundary"),
     ], axis=-1).astype(np.float32)
 
-    moods = list(getattr(analysis, "shot_moods", []) or [])
     bar_bpm = np.repeat(plan.bar_bpm, BEATS_PER_BAR)
     descriptions = [""] * n_beats
     for shot_index in np.unique(segments):
@@ -230,5 +275,6 @@ def conditions_from_video(analysis, plan: TimingPlan, mood: Mood | None = None) 
         )
         for beat in np.flatnonzero(members):
             descriptions[beat] = text
-    intensity = (0.5 * (motion + saliency)).astype(np.float32)
+    intensity = np.clip(0.5 * (motion + saliency) + MOOD_INTENSITY_SHIFT * density_shift / MOOD_DENSITY_SHIFT,
+                        0.0, 1.0).astype(np.float32)
     return VideoConditions(dynamic=dynamic, segments=segments, descriptions=descriptions, intensity=intensity)

@@ -77,3 +77,17 @@ def mood_from_music(mode: str, tempo_bpm: float, density: float, register: float
 def bucket(value: float, edges: tuple[float, float], words: tuple[str, str, str]) -> str:
     """The word for ``value``: below ``edges[0]``, between, or from ``edges[1]`` up."""
     return words[0] if value < edges[0] else words[2] if value >= edges[1] else words[1]
+
+
+# Keys a pop piano score commonly sits in, by mode; the seed picks one (pitch classes, C = 0).
+COMMON_TONICS = {"major": (0, 7, 2, 5, 10, 3, 9, 4), "minor": (9, 4, 2, 11, 0, 7, 6)}
+# Valence below this reads as a minor-key mood ("sad", "dark", "tense", "nostalgic").
+MINOR_BELOW_VALENCE = -0.05
+
+
+def key_for_mood(mood: Mood, seed: int) -> tuple[int, str]:
+    """A key for music of ``mood``: minor for negative valence, major otherwise, on a common tonic of that
+    mode drawn from ``seed`` (tonic pitch class, mode)."""
+    mode = "minor" if mood.valence < MINOR_BELOW_VALENCE else "major"
+    tonics = COMMON_TONICS[mode]
+    return tonics[int(np.random.default_rng([int(seed) & 0xFFFFFFFF, 0x6B6579]).integers(len(tonics)))], mode

@@ -23,7 +23,6 @@ from diffbgm.diffusion.samplers import (
 from diffbgm.music.grid import WINDOW_BARS, WINDOW_OVERLAP_BARS
 from diffbgm.music.key import Key
 from diffbgm.music.midi import midi_to_pianoroll
-from diffbgm.music.timing import TimingConfig
 from diffbgm.render.audio import parse_level
 
 
@@ -46,12 +45,15 @@ class GenerationOptions:
     Parameters
     ----------
     bpm, tempo_range:
-        A fixed tempo, or the range the timing solver may use (see :mod:`diffbgm.music.timing`).
+        A fixed tempo, or the range the timing planner may use (see :mod:`diffbgm.music.timing`);
+        with neither, the mood (the user's words or the picture's) and the picture's motion choose
+        the range (:func:`diffbgm.music.timing.timing_config`).
     steps, sampler, guidance:
         Diffusion sampling: step count, a key of :data:`diffbgm.diffusion.SAMPLERS`, classifier-free
         guidance scale.
     seed:
-        Seeds every window's noise (same seed and options -> the same MIDI).
+        Seeds every window's noise (same seed and options -> the same MIDI); ``None`` takes it from the
+        video's content, so the same video gets the same music and another video other music.
     mood, caption:
         The user's mood words and caption for the whole video (replace the automatic ones).
     keep_audio:
@@ -69,10 +71,11 @@ class GenerationOptions:
         A key such as ``"A minor"``. A model that reads a key (``unet.scale_input``, as the shipped
         one) gets it as a condition and keeps to its scale as POP909 does, passing notes included;
         any other model is sampled with the pitches outside the scale held silent
-        (:func:`diffbgm.diffusion.restrict_pitches`). ``"auto"`` (the default) lets the model choose
-        in the first window, then keeps every later window in the key estimated from it: the model
-        writes each window on its own and, left to choose, drifts from key to key
-        (docs/default-model.md). ``"none"`` (or ``None``, as older manifests say) lets every window
+        (:func:`diffbgm.diffusion.restrict_pitches`). ``"auto"`` (the default) tells a model that reads
+        a key the key of the mood (minor for a sad or dark one, major otherwise, on a tonic drawn from
+        the seed: :func:`diffbgm.music.mood.key_for_mood`) and keeps every window in it (a model that
+        reads none chooses in the first window and is held to the key estimated from it): the model
+        writes each window on its own and, left to choose, drifts from key to key (docs/default-model.md). ``"none"`` (or ``None``, as older manifests say) lets every window
         choose; the cadence then uses the key estimated from the music.
     strict_key:
         Hold the pitches outside the key's scale silent with a model that reads a key, too.
@@ -90,11 +93,11 @@ class GenerationOptions:
     """
 
     bpm: float | None = None
-    tempo_range: tuple[float, float] = TimingConfig.bpm_range
+    tempo_range: tuple[float, float] | None = None
     steps: int = DEFAULT_STEPS
     sampler: str = DEFAULT_SAMPLER
     guidance: float = DEFAULT_GUIDANCE
-    seed: int = 0
+    seed: int | None = None
     mood: str | None = None
     caption: str | None = None
     keep_audio: str | None = None
@@ -111,7 +114,7 @@ class GenerationOptions:
     def to_dict(self) -> dict:
         """Plain JSON values."""
         values = dataclasses.asdict(self)
-        values["tempo_range"] = list(self.tempo_range)
+        values["tempo_range"] = None if self.tempo_range is None else list(self.tempo_range)
         return values
 
     def musical_key(self) -> Key | None:
@@ -155,6 +158,8 @@ class GenerationOptions:
                 raise GenerationError(f"{name} must be a finite number, got {getattr(self, name)}")
         if self.bpm is not None and not (math.isfinite(self.bpm) and self.bpm > 0):
             raise GenerationError(f"bpm must be a positive number, got {self.bpm}")
+        if self.tempo_range is not None and not 0 < self.tempo_range[0] <= self.tempo_range[1]:
+            raise GenerationError(f"the tempo range needs 0 < LOW <= HIGH, got {self.tempo_range}")
         if not 0 <= self.overlap_bars < WINDOW_BARS:
             raise GenerationError(f"overlap must lie in [0, {WINDOW_BARS}) bars, got {self.overlap_bars}")
         if self.mood is not None and not self.mood.strip():
@@ -176,7 +181,7 @@ class GenerationOptions:
         kept = {k: v for k, v in values.items() if k in names}
         # Manifests written before groove guidance existed were sampled without it.
         kept.setdefault("groove_guidance", 0.0)
-        if "tempo_range" in kept:
+        if kept.get("tempo_range") is not None:
             kept["tempo_range"] = tuple(kept["tempo_range"])
         return cls(**kept)
 

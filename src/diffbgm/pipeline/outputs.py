@@ -70,8 +70,11 @@ def plan_manifest(plan: TimingPlan) -> dict:
         "bar_bpm": plan.bar_bpm.tolist(),
         "beats_s": plan.beats_s.tolist(),
         "downbeats_s": plan.downbeats_s.tolist(),
+        "music_end_s": plan.music_end_s,
         "cuts_s": plan.cuts_s.tolist(),
         "cut_error_steps": plan.cut_error_steps.tolist(),
+        "accents_s": plan.accents_s.tolist(),
+        "max_tempo_step": plan.max_tempo_step,
         "cut_alignment": {
             "tolerance_steps": plan.aligned_tolerance_steps,
             "aligned_fraction": plan.aligned_fraction,
@@ -95,7 +98,8 @@ def read_result(output: str | Path) -> tuple[dict, GenerationOptions, Score, Tim
             raise ValueError("not a diffbgm manifest")
         options = GenerationOptions.from_dict(manifest["options"])
         score = Score.load(paths["npz"])
-        plan = plan_from_beats(manifest["beats_s"], manifest["duration_s"], manifest["cuts_s"])
+        plan = plan_from_beats(manifest["beats_s"], manifest["duration_s"], manifest["cuts_s"],
+                               accents_s=manifest.get("accents_s", ()))
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
         raise GenerationError(f"cannot read the earlier result {paths['json']}: {error}") from None
     return manifest, options, score, plan

@@ -24,7 +24,8 @@ from diffbgm.conditions.user_text import apply_user_text
 from diffbgm.music.grid import N_PITCHES, ONSET, STEPS_PER_BEAT, SUSTAIN
 from diffbgm.music.key import Key
 from diffbgm.music.pianoroll import PianoRoll
-from diffbgm.music.timing import TimingConfig, TimingPlan, VideoTooShortError, plan_timing
+from diffbgm.music.mood import Mood, key_for_mood
+from diffbgm.music.timing import TimingPlan, VideoTooShortError, plan_timing, timing_config
 from diffbgm.pipeline.ending import shape_ending
 from diffbgm.pipeline.options import REGENERATE_OPTIONS, GenerationError, GenerationOptions
 from diffbgm.pipeline.outputs import MANIFEST_FORMAT, MANIFEST_VERSION, plan_manifest, read_result, sha256_of, write_outputs
@@ -32,6 +33,7 @@ from diffbgm.pipeline.windows import Score, fill_windows
 from diffbgm.render.audio import SAMPLE_RATE, Audio, parse_level, render_audio
 from diffbgm.render.midi import DEFAULT_VELOCITY_RANGE, render_midi
 from diffbgm.render.mux import read_audio
+from diffbgm.video.cache import file_hash
 from diffbgm.video.caption_file import Caption, captions_for_shots
 
 logger = logging.getLogger(__name__)
@@ -161,6 +163,9 @@ class ScoringPipeline:
 
         video = self._check_video(video)
         options.check()
+        if options.seed is None:
+            # Same video, same music; another video, other music (the seed is kept in the manifest).
+            options = dataclasses.replace(options, seed=int(file_hash(video)[:8], 16))
         stopwatch = _Stopwatch()
         analysis = analyze_video(video, self.analysis_config, progress=False, cache_dir=self.cache_dir,
                                  cuts=cuts, encoder=self.image_encoder, device=self.device)
@@ -173,9 +178,11 @@ class ScoringPipeline:
         except ValueError as error:
             raise GenerationError(str(error)) from None
         stopwatch.lap("analyze")
+        mood = overall_mood(analysis)
+        config = timing_config(bpm=options.bpm, tempo_range=options.tempo_range, arousal=mood.arousal,
+                               valence=mood.valence, motion=float(np.mean(analysis.features["motion"])))
         try:
-            plan = plan_timing(analysis.duration_s, analysis.cuts_s,
-                               TimingConfig(bpm_range=tuple(options.tempo_range), bpm=options.bpm))
+            plan = plan_timing(analysis.duration_s, analysis.cuts_s, config, accents_s=analysis.accents_s)
         except VideoTooShortError as error:
             raise GenerationError(str(error)) from None
         stopwatch.lap("timing")
@@ -189,7 +196,8 @@ class ScoringPipeline:
         )
         stopwatch.lap("conditions")
         free = np.ones(score.roll.shape[1], dtype=bool)
-        key = fill_windows(self.model, score, free, options, revision=0, device=self.device)
+        key = fill_windows(self.model, score, free, options, revision=0, device=self.device,
+                           start_key=Key(*key_for_mood(mood, options.seed)))
         stopwatch.lap("diffusion")
         manifest = {"video": str(video.resolve()), "shots": [list(map(float, s)) for s in analysis.shots],
                     "revision": 0, "regenerated": []}
@@ -274,6 +282,18 @@ class ScoringPipeline:
         }
         return GenerationResult(video=video, options=options, plan=plan, score=score, roll=roll, midi=midi,
                                 audio=audio, manifest=manifest, timings_s=stopwatch.timings)
+
+
+def overall_mood(analysis) -> Mood:
+    """The mood of the whole video: its shots' moods weighted by their lengths (the user's words, when
+    given, are every shot's mood)."""
+    moods = list(analysis.shot_moods)
+    if not moods:
+        return Mood(0.0, 0.0)
+    lengths = np.array([max(end - start, 1e-3) for start, end in analysis.shots[:len(moods)]])
+    valence = float(np.average([m.valence for m in moods], weights=lengths))
+    arousal = float(np.average([m.arousal for m in moods], weights=lengths))
+    return Mood(valence, arousal)
 
 
 class _Stopwatch:

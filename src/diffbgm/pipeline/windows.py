@@ -90,11 +90,13 @@ def window_context(roll: np.ndarray, free: np.ndarray, span: WindowSpan) -> tupl
 
 
 def fill_windows(model, score: Score, free: np.ndarray, options: GenerationOptions, revision: int,
-                 device: str = "cpu") -> Key | None:
+                 device: str = "cpu", start_key: Key | None = None) -> Key | None:
     """Generate the ``free`` steps of ``score.roll`` window by window, the rest being known.
 
+    ``start_key`` is the key a model that reads one is told from the first window on under ``"auto"``
+    when no music is known yet (the mood's key); without it the first window chooses.
     Returns the key the windows were held to: the given one, the one ``"auto"`` settled on (from the
-    music already known when regenerating, else from the first window written), or ``None``.
+    music already known when regenerating, else ``start_key`` or the first window written), or ``None``.
     """
     n_beats = score.segments.shape[0]
     spans = window_spans(n_beats, WINDOW_BEATS, options.overlap_bars * BEATS_PER_BAR)
@@ -103,10 +105,12 @@ def fill_windows(model, score: Score, free: np.ndarray, options: GenerationOptio
     n_steps = score.roll.shape[1]
     free = free.copy()
     key = options.musical_key()
-    if options.follows_first_key():
-        key = key_of_known_music(score.roll, free)
     # A model that reads the key is told it; the others (and --strict-key) get its scale as a mask.
     reads_key = model.config.unet.scale_input
+    if options.follows_first_key():
+        key = key_of_known_music(score.roll, free)
+        if key is None and reads_key:
+            key = start_key
     hard_key = options.strict_key or not reads_key
     reads_groove = model.config.unet.groove_input
     fixed_groove = options.fixed_groove() if reads_groove else None
