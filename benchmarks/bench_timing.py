@@ -20,7 +20,7 @@ import numpy as np
 
 from diffbgm.music.mood import mood_from_words
 from diffbgm.music.timing import TimingConfig, plan_timing
-from diffbgm.music.sync_metrics import cut_errors, share_within, tempo_changes_per_minute
+from diffbgm.music.sync_metrics import cut_errors, tempo_changes_per_minute
 from diffbgm.music.tempo import tempo_for_mood
 
 TOLERANCE_S = 0.04

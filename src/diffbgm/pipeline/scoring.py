@@ -200,6 +200,8 @@ class ScoringPipeline:
                            start_key=Key(*key_for_mood(mood, options.seed)))
         stopwatch.lap("diffusion")
         manifest = {"video": str(video.resolve()), "shots": [list(map(float, s)) for s in analysis.shots],
+                    "transitions": [t.to_dict() for t in analysis.transitions],
+                    "mood": {"valence": mood.valence, "arousal": mood.arousal, "words": mood.nearest_words(2)},
                     "revision": 0, "regenerated": []}
         return self._finish(video, plan, score, options, key, manifest, stopwatch)
 
@@ -241,7 +243,7 @@ class ScoringPipeline:
         key = fill_windows(self.model, score, free, options, revision=revision, device=self.device)
         stopwatch.lap("diffusion")
         start_time, end_time = (float(plan.tempo_map.time_of_beat(s / STEPS_PER_BEAT)) for s in (first, last))
-        kept = {name: manifest[name] for name in ("video", "shots") if name in manifest}
+        kept = {name: manifest[name] for name in ("video", "shots", "transitions", "mood") if name in manifest}
         kept.update(revision=revision, regenerated=list(manifest.get("regenerated", [])) + [[start_time, end_time]])
         return self._finish(video, plan, score, options, key, kept, stopwatch)
 
