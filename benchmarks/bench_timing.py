@@ -19,7 +19,8 @@ import time
 import numpy as np
 
 from diffbgm.music.mood import mood_from_words
-from diffbgm.music.timing import TimingConfig, plan_timing
+from diffbgm.music.planner import plan_timing
+from diffbgm.music.timing import TimingConfig
 from diffbgm.music.sync_metrics import cut_errors, tempo_changes_per_minute
 from diffbgm.music.tempo import tempo_for_mood
 

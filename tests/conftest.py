@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from repo_paths import REPO_ROOT
 
 
 def _data_root() -> Path:

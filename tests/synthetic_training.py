@@ -25,8 +25,8 @@ from diffbgm.training.config import RunConfig, load_config
 from diffbgm.training.datasets import split_batch
 from diffbgm.training.run import checkpoint_metadata
 from diffbgm.training.trainer import Trainer
+from repo_paths import CONFIGS
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 KILLED_EXIT_CODE = 137
 
 

@@ -13,7 +13,8 @@ import torch
 from scoring_helpers import FPS, one_second_video, three_shot_video, tiny_checkpoint, two_shot_video
 
 from diffbgm.conditions.from_video import DEFAULT_OVERLAP_BEATS
-from diffbgm.music.timing import TimingConfig, plan_timing
+from diffbgm.music.planner import plan_timing
+from diffbgm.music.timing import TimingConfig
 from diffbgm.music.grid import STEPS_PER_BAR, STEPS_PER_BEAT, WINDOW_BEATS
 from diffbgm.music.key import Key
 from diffbgm.music.notes import Note

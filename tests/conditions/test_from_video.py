@@ -16,7 +16,7 @@ from diffbgm.conditions.from_video import (
 from diffbgm.conditions.mood import describe
 from diffbgm.music.mood import Mood
 from diffbgm.conditions.text import SentenceEmbedder
-from diffbgm.music.timing import plan_timing
+from diffbgm.music.planner import plan_timing
 from diffbgm.video.analysis import VideoAnalysis
 
 FPS = 24.0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 import torch
@@ -15,8 +14,8 @@ from diffbgm.diffusion.sampling import make_scheduler
 from diffbgm.models import DiffBGMDenoiser
 from diffbgm.music.key import Key
 from diffbgm.training.config import load_config
+from repo_paths import CONFIGS
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from diffbgm.evaluation.adherence import onsets_per_beat
-from diffbgm.evaluation.metrics import beat_notes_from_pianoroll
+from diffbgm.music.pianoroll import beat_notes_from_pianoroll
 from diffbgm.evaluation.baselines import density_matched_generator, ground_truth_generator, shuffled_generator
 from diffbgm.evaluation.eval_windows import preceding_windows, select_eval_windows
 from diffbgm.evaluation.model_eval import (

@@ -13,8 +13,8 @@ from diffbgm.cli import cli
 from diffbgm.conditions import ConditionBatch
 from diffbgm.models import CheckpointError, DiffBGMDenoiser, save_weights, text_embedder, warm_start
 from diffbgm.training.config import load_config
+from repo_paths import CONFIGS
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

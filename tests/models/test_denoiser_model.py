@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 import torch
@@ -14,8 +13,8 @@ from diffbgm.models.attention import SegmentAwareCrossAttention, SegmentMask
 from diffbgm.models.unet import METRIC_CHANNELS, metric_position_channels
 from diffbgm.music.grid import STEPS_PER_BAR, WINDOW_STEPS
 from diffbgm.training.config import load_config
+from repo_paths import CONFIGS
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from diffbgm.music.timing import TimingConfig, plan_timing
+from diffbgm.music.planner import plan_timing
+from diffbgm.music.timing import TimingConfig
 from diffbgm.music.notes import Note
 from diffbgm.music.pianoroll import PianoRoll
 from diffbgm.render.audio import (

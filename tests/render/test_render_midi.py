@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from diffbgm.music.timing import TimingConfig, plan_timing
+from diffbgm.music.planner import plan_timing
+from diffbgm.music.timing import TimingConfig
 from diffbgm.music.notes import Note
 from diffbgm.music.pianoroll import PianoRoll
 from diffbgm.render.midi import render_midi, velocity_curve

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PIL import Image
 
-from diffbgm.music.timing import plan_timing
+from diffbgm.music.planner import plan_timing
 from diffbgm.music.notes import Note
 from diffbgm.music.pianoroll import PianoRoll
 from diffbgm.render.picture import render_picture

@@ -18,8 +18,8 @@ from diffbgm.models import ConfigError, DiffBGMDenoiser, load_checkpoint
 from diffbgm.training.config import check_data, load_config
 from diffbgm.training.distributed import setup_distributed, teardown_distributed
 from diffbgm.training.trainer import EpochSampler, ResumeError
+from repo_paths import CONFIGS
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

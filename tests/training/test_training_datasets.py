@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,8 +14,8 @@ from diffbgm.conditions.text import SentenceEmbedder
 from diffbgm.models import load_checkpoint
 from diffbgm.music.window import ATTRIBUTE_NAMES, MusicWindow
 from diffbgm.training.datasets import Pop909Windows, relabel_segments, segment_descriptions
+from repo_paths import CONFIGS
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
 @pytest.fixture(autouse=True)

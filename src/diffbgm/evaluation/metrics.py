@@ -19,7 +19,7 @@ import numpy as np
 from diffbgm.music.grid import BEATS_PER_BAR
 from diffbgm.music.key import Key, estimate_key
 from diffbgm.music.notes import BeatNotes
-from diffbgm.music.pianoroll import beat_notes_from_pianoroll  # noqa: F401  (part of the metrics API)
+
 PCHE_WINDOW_BEATS = 32
 SI_MIN_BARS, SI_MAX_BARS = 3, 8
 

@@ -46,13 +46,13 @@ from diffbgm.evaluation.adherence import (
 )
 from diffbgm.evaluation.baselines import Generator
 from diffbgm.evaluation.metrics import (
-    beat_notes_from_pianoroll,
     grooving_pattern_similarity,
     pitch_class_entropy,
     structureness_indicator,
 )
 from diffbgm.evaluation.retrieval import precision_at_k, symbolic_embedding
 from diffbgm.music.grid import BEATS_PER_BAR, N_PITCHES, ONSET, WINDOW_STEPS
+from diffbgm.music.pianoroll import beat_notes_from_pianoroll
 from diffbgm.music.window import MusicWindow
 
 logger = logging.getLogger(__name__)

@@ -25,7 +25,8 @@ from diffbgm.music.grid import N_PITCHES, ONSET, STEPS_PER_BEAT, SUSTAIN
 from diffbgm.music.key import Key
 from diffbgm.music.pianoroll import PianoRoll
 from diffbgm.music.mood import Mood, key_for_mood
-from diffbgm.music.timing import TimingPlan, VideoTooShortError, plan_timing, timing_config
+from diffbgm.music.planner import plan_timing
+from diffbgm.music.timing import TimingPlan, VideoTooShortError, timing_config
 from diffbgm.pipeline.ending import shape_ending
 from diffbgm.pipeline.options import REGENERATE_OPTIONS, GenerationError, GenerationOptions
 from diffbgm.pipeline.outputs import MANIFEST_FORMAT, MANIFEST_VERSION, plan_manifest, read_result, sha256_of, write_outputs

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -119,8 +119,3 @@ def check_data(config: RunConfig) -> None:
     for root in roots:
         if not Path(root).is_dir():
             raise ConfigError(f"data folder not found: {root} (set data.root or pass --data)")
-
-
-def with_data_root(config: RunConfig, root: str) -> RunConfig:
-    """The same config reading data from ``root``."""
-    return replace(config, data=replace(config.data, root=root))

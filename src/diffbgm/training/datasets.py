@@ -22,6 +22,7 @@ from diffbgm.conditions.dynamic import DYNAMIC_FEATURES, dynamic_from_attributes
 from diffbgm.conditions.mood import describe
 from diffbgm.music.mood import mood_from_music
 from diffbgm.diffusion.schedule import roll_to_model
+from diffbgm.music.grid import BEATS_PER_BAR
 from diffbgm.music.key import Key
 from diffbgm.music.window import MusicWindow
 
@@ -180,7 +181,7 @@ class Bgm909Windows(Dataset):
             window = windows[index]
             if window.song in available:
                 self._keep.append((index, window.song, window.bar))
-                beats = window.bar * 4 + len(window.attributes["phrase_id"])
+                beats = window.bar * BEATS_PER_BAR + len(window.attributes["phrase_id"])
                 song_beats[window.song] = max(song_beats.get(window.song, 0), beats)
         self._song_beats = song_beats
         self._read = lru_cache(maxsize=cache_songs)(lambda song: read_bgm909(root, song))
@@ -204,7 +205,7 @@ class Bgm909Windows(Dataset):
                 window = transpose_window(window, shift)
         item = self._read(song)
         n_beats = self._song_beats[song]
-        beats = slice(bar * 4, bar * 4 + len(window.attributes["phrase_id"]))
+        beats = slice(bar * BEATS_PER_BAR, bar * BEATS_PER_BAR + len(window.attributes["phrase_id"]))
         rows = _beat_rows(len(item.visual), n_beats)[beats]
         shots = _beat_shots(item.scenes, n_beats)[beats]
         return {

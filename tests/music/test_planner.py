@@ -8,13 +8,8 @@ import pytest
 from diffbgm.music.mood import mood_from_words
 from diffbgm.music.sync_metrics import cut_errors
 from diffbgm.music.tempo import tempo_for_mood
-from diffbgm.music.timing import (
-    TimingConfig,
-    VideoTooShortError,
-    plan_from_beats,
-    plan_timing,
-    timing_config,
-)
+from diffbgm.music.planner import plan_timing
+from diffbgm.music.timing import TimingConfig, VideoTooShortError, plan_from_beats, timing_config
 
 FRAME_S = 1.0 / 24.0
 MAX_STEP = 0.1 + 1e-9

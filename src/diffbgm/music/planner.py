@@ -1,0 +1,309 @@
+"""The timing planner: fit the music's bar grid to the video: shot cuts on downbeats, a steady tempo that ramps, never jumps.
+
+Diff-BGM aligns music to video only implicitly (through its per-frame features); here the alignment is
+explicit, the way a film composer syncs a cue to picture: musical boundaries (hard cuts and the chosen
+point of each transition, ``cuts_s``) fall on bar lines, minor accents (``accents_s``: flash frames,
+very short shots) on beats, and the tempo drifts smoothly between them. Beat 0 is the video's first
+instant; the video's end is the final bar line, or a beat of a last, partial bar whose bar line then
+lies after the end (``TimingPlan.music_end_s``; the audio is trimmed to the video).
+
+Two stages:
+
+1. A dynamic programme over the events (cuts, accents, the video's end) chooses which to anchor on
+   the beat grid and how many beats lie between consecutive anchored events. A cut pays for landing on
+   a beat other than the downbeat (more on the second and fourth beat), an event left off the grid pays
+   more, ending the video inside a bar pays a little. Each segment's mean tempo must lie in
+   ``bpm_range`` and pays for its distance from ``preferred_bpm``; a change of mean tempo between
+   neighbouring segments pays by its square, and one that ramps over the two segments could not absorb
+   within ``max_tempo_step`` per bar (times ``ramp_reach``) is forbidden.
+2. The bar durations are then the smoothest ones through all the anchored beats
+   (:func:`diffbgm.music.bar_lengths.solve_bar_lengths`: least squares of neighbouring differences
+   under the equality constraints, range and step bounds). If no such grid exists, the anchored event
+   nearest the trouble is taken off its downbeat (or off the grid) and the search runs again.
+
+A fixed ``bpm`` gives a constant tempo from time 0 whose last bar line is the first at or after the
+video's end.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import numpy as np
+
+from diffbgm.music.bar_lengths import BarLengthProblem, solve_bar_lengths
+from diffbgm.music.grid import BEATS_PER_BAR
+from diffbgm.music.timing import (
+    SECONDS_PER_MINUTE,
+    TimingConfig,
+    TimingPlan,
+    VideoTooShortError,
+    bar_seconds,
+    beats_of_bars,
+    plan_from_beats,
+)
+
+# Failed bar-length solves after which accents are no longer put on beats (they are minor events, and
+# each further try reruns the search).
+ACCENT_ATTEMPTS = 4
+
+
+def _events_inside(times_s, duration_s: float) -> np.ndarray:
+    times = np.sort(np.asarray(times_s, dtype=np.float64).ravel())
+    return times[(times > 0.0) & (times < duration_s)]
+
+
+def plan_timing(duration_s: float, cuts_s, config: TimingConfig = TimingConfig(), accents_s=()) -> TimingPlan:
+    """Choose the music's tempo map and bar grid for a video.
+
+    Parameters
+    ----------
+    duration_s:
+        The video's duration in seconds.
+    cuts_s:
+        Musical boundaries in seconds (hard cuts, the chosen point of each transition); those outside
+        ``(0, duration_s)`` are ignored.
+    config:
+        Tempo range (or fixed tempo) and cost weights.
+    accents_s:
+        Minor cuts that should fall on beats (flash frames, very short shots).
+
+    Raises
+    ------
+    VideoTooShortError
+        When the video is shorter than ``config.min_duration_s``.
+    """
+    low, high = config.bpm_range
+    if not 0 < low <= high:
+        raise ValueError(f"bpm_range must satisfy 0 < low <= high, got {config.bpm_range}")
+    if config.bpm is not None and config.bpm <= 0:
+        raise ValueError(f"bpm must be positive, got {config.bpm}")
+    if duration_s < config.min_duration_s:
+        raise VideoTooShortError(
+            f"the video lasts {duration_s:.2f} s; scoring needs at least {config.min_duration_s:g} s: use a longer clip"
+        )
+    cuts = _events_inside(cuts_s, duration_s)
+    accents = _events_inside(accents_s, duration_s)
+    if config.bpm is not None:
+        bars_s = _constant_bars(duration_s, config.bpm)
+    else:
+        bars_s = _search_bars(duration_s, cuts, _distinct_accents(accents, cuts, config.accent_merge_s), config)
+    downbeats = np.concatenate([[0.0], np.cumsum(bars_s)])
+    return plan_from_beats(beats_of_bars(downbeats), duration_s, cuts, config.aligned_tolerance_steps, accents)
+
+
+def _distinct_accents(accents: np.ndarray, cuts: np.ndarray, merge_s: float) -> np.ndarray:
+    if len(cuts) == 0 or len(accents) == 0:
+        return accents
+    return accents[np.abs(accents[:, None] - cuts[None, :]).min(axis=1) > merge_s]
+
+
+def _constant_bars(duration_s: float, bpm: float) -> np.ndarray:
+    """Bars of a constant tempo from time 0; the last bar line is the first at or after the end."""
+    bar = bar_seconds(bpm)
+    return np.full(max(1, math.ceil(duration_s / bar - 1e-9)), bar)
+
+
+def _preferred_bar_s(config: TimingConfig) -> float:
+    low, high = config.bpm_range
+    preferred = config.preferred_bpm if config.preferred_bpm is not None else math.sqrt(low * high)
+    return bar_seconds(min(max(preferred, low), high))
+
+
+def _search_bars(duration_s: float, cuts: np.ndarray, accents: np.ndarray, config: TimingConfig) -> np.ndarray:
+    """Bar durations of the chosen grid (see the module docstring)."""
+    low, high = config.bpm_range
+    bar_range = (bar_seconds(high), bar_seconds(low))
+    preferred_bar = _preferred_bar_s(config)
+
+    def solve(beats: np.ndarray, times: np.ndarray, warm: tuple[int, ...] = ()):
+        problem = BarLengthProblem(math.ceil(beats[-1] / BEATS_PER_BAR), beats, times, bar_range, preferred_bar,
+                                   config.max_tempo_step, config.pull_weight)
+        return solve_bar_lengths(problem, initial_active=warm)
+
+    found = _first_solved_layout(duration_s, cuts, accents, config, solve)
+    if found is None:
+        # Nothing but the video's length fits the range: a steady tempo, the video ending inside a bar.
+        return _constant_bars(duration_s, SECONDS_PER_MINUTE * BEATS_PER_BAR / preferred_bar)
+    beats, times, solution = found
+    return _refine(beats, times, solution, cuts, accents, solve)
+
+
+def _first_solved_layout(duration_s, cuts, accents, config, solve):
+    """Anchored beats, their times and the bar-length solution of the first plan that solves."""
+    # Bolder plans first: each puts more cuts on downbeats, and more often has no grid that fits.
+    for reach in sorted((r for r in config.bold_ramp_reaches if r > config.ramp_reach), reverse=True):
+        layout = _GridSearch(duration_s, cuts, accents, replace(config, ramp_reach=reach)).best_layout()
+        if layout is not None:
+            solution = solve(*layout[:2])
+            if solution.bars_s is not None:
+                return layout[0], layout[1], solution
+    search = _GridSearch(duration_s, cuts, accents, config)
+    # Each failed solve gives up one kept cut or placed beat (after a few, every accent), so this ends.
+    for attempt in range(2 * len(cuts) + len(accents) + 1):
+        if attempt == ACCENT_ATTEMPTS:
+            search.give_up_accents()
+        layout = search.best_layout()
+        if layout is None:
+            return None
+        beats, times, sources, on_downbeat = layout
+        solution = solve(beats, times)
+        if solution.bars_s is not None:
+            return beats, times, solution
+        movable = np.flatnonzero(sources >= 0)
+        if len(movable) == 0:
+            return None
+        trouble_beat = BEATS_PER_BAR * solution.worst_bar + BEATS_PER_BAR / 2
+        nearest = movable[np.argmin(np.abs(beats[movable] - trouble_beat))]
+        search.give_up(int(sources[nearest]), bool(on_downbeat[nearest]))
+    return None
+
+
+def _refine(beats, times, solution, cuts, accents, solve) -> np.ndarray:
+    """Greedily pin more events to the grid the solution leaves them near, keeping each pin that the
+    bar-length solve can still satisfy: a cut off its downbeat onto the nearest downbeat (or, failing
+    that, beat), an accent off the beat grid onto the nearest beat."""
+    bars = solution.bars_s
+    active = solution.active
+    anchored = set(np.round(times, 9))
+
+    def beat_of(time_s: float, bars_s: np.ndarray) -> float:
+        downbeats = np.concatenate([[0.0], np.cumsum(bars_s)])
+        return float(np.interp(time_s, downbeats, BEATS_PER_BAR * np.arange(len(downbeats))))
+
+    candidates = [(t, True) for t in cuts] + [(t, False) for t in accents]
+    for time_s, is_cut in sorted(candidates):
+        if round(time_s, 9) in anchored:
+            continue
+        position = beat_of(time_s, bars)
+        targets = [BEATS_PER_BAR * round(position / BEATS_PER_BAR)] if is_cut else []
+        targets.append(round(position))
+        for target in targets:
+            if abs(target - position) > 1.0 or target <= 0 or target >= beats[-1] or np.any(beats == target):
+                continue
+            order = np.searchsorted(beats, target)
+            trial_beats, trial_times = np.insert(beats, order, target), np.insert(times, order, time_s)
+            if np.any(np.diff(trial_times) <= 0):
+                continue
+            trial = solve(trial_beats, trial_times, active)
+            if trial.bars_s is not None:
+                beats, times, bars, active = trial_beats, trial_times, trial.bars_s, trial.active
+                anchored.add(round(time_s, 9))
+                break
+    return bars
+
+
+class _GridSearch:
+    """The dynamic programme of stage 1.
+
+    Events are the cuts and accents in time order, then the video's end. A layout anchors some events
+    on beats (a cut preferably on a downbeat) and drops the others; a segment runs from one anchored
+    event to the next with a whole number of beats. A state at an anchored event is the segment that
+    ends there (start, beat count, so its mean beat) and the phase in the bar it leaves; going on only
+    needs those, so the programme is exact for its cost.
+    """
+
+    def __init__(self, duration_s: float, cuts: np.ndarray, accents: np.ndarray, config: TimingConfig) -> None:
+        self.config = config
+        times = np.concatenate([cuts, accents])
+        order = np.argsort(times, kind="stable")
+        self.times = np.concatenate([[0.0], times[order], [duration_s]])
+        self.is_cut = np.concatenate([[False], (np.arange(len(times)) < len(cuts))[order], [False]])
+        low, high = config.bpm_range
+        self.shortest_beat, self.longest_beat = SECONDS_PER_MINUTE / high, SECONDS_PER_MINUTE / low
+        self.log_preferred_beat = math.log(_preferred_bar_s(config) / BEATS_PER_BAR)
+        self.ramp = config.ramp_reach * math.log1p(config.max_tempo_step)
+        self.off_downbeat: set[int] = set()  # events that may not be downbeats
+        self.unanchored: set[int] = set()  # events that may not be anchored at all
+
+    def give_up(self, event: int, on_downbeat: bool) -> None:
+        """Take a cut off its downbeat (it may still be a beat), or an event off the beat grid."""
+        if on_downbeat and self.is_cut[event]:
+            self.off_downbeat.add(event)
+        else:
+            self.unanchored.add(event)
+
+    def give_up_accents(self) -> None:
+        """Put no accent on the beat grid."""
+        self.unanchored.update(int(k) for k in np.flatnonzero(~self.is_cut[1:-1]) + 1)
+
+    def _anchor_cost(self, k: int) -> np.ndarray:
+        """Cost of anchoring event ``k`` at each phase of the bar."""
+        config = self.config
+        if k == len(self.times) - 1:
+            return np.array([0.0] + [config.partial_end_cost] * (BEATS_PER_BAR - 1))
+        if k in self.unanchored:
+            return np.full(BEATS_PER_BAR, np.inf)
+        if not self.is_cut[k]:
+            return np.zeros(BEATS_PER_BAR)
+        on_beat = config.merged_cut_cost * np.array([0.0, 1.5, 1.0, 1.5])
+        if k in self.off_downbeat:
+            on_beat[0] = np.inf
+        return on_beat
+
+    def _drop_cost(self, j: int, k: int) -> float:
+        inner = self.is_cut[j + 1:k]
+        return float(self.config.dropped_cut_cost * inner.sum() + self.config.dropped_accent_cost * (~inner).sum())
+
+    def best_layout(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+        """Anchored beats, their times, sources (event number, ``-1`` for the video's end) and whether
+        each is a downbeat, of the cheapest layout; ``None`` if no layout fits the range."""
+        config = self.config
+        n = len(self.times)
+        phases = np.arange(BEATS_PER_BAR)
+        # Per event: log mean beat and beat count of the last segment, phase, cost, back pointer.
+        states: list[dict[str, np.ndarray] | None] = [None] * n
+        states[0] = {"log_beat": np.array([np.nan]), "beats": np.array([0]), "phase": np.array([0]),
+                     "cost": np.array([0.0]), "back": np.zeros((1, 3), dtype=np.int64)}
+        pending: list[list[dict[str, np.ndarray]]] = [[] for _ in range(n)]
+        for j in range(n):
+            if j > 0:
+                if not pending[j]:
+                    continue
+                states[j] = {key: np.concatenate([part[key] for part in pending[j]]) for key in pending[j][0]}
+                pending[j] = []
+            here = states[j]
+            for k in range(j + 1, min(n, j + config.max_merged_shots + 1)):
+                anchor_cost = self._anchor_cost(k)
+                if not np.isfinite(anchor_cost).any():
+                    continue
+                length = self.times[k] - self.times[j]
+                beats = np.arange(max(1, math.ceil(length / self.longest_beat - 1e-9)),
+                                  math.floor(length / self.shortest_beat + 1e-9) + 1)
+                if len(beats) == 0:
+                    continue
+                log_beat = np.log(length / beats)
+                change = np.abs(log_beat[None, :] - here["log_beat"][:, None])
+                reach = np.maximum(1.0, (here["beats"][:, None] + beats[None, :]) / (2.0 * BEATS_PER_BAR))
+                step_cost = np.where(np.isnan(change), 0.0, config.change_weight * change**2 / reach)
+                step_cost = np.where(change > self.ramp * reach, np.inf, step_cost)
+                total = here["cost"][:, None] + step_cost
+                segment_cost = (config.anchor_weight * beats / BEATS_PER_BAR * (log_beat - self.log_preferred_beat) ** 2
+                                + self._drop_cost(j, k))
+                for phase in phases:
+                    members = np.flatnonzero(here["phase"] == phase)
+                    if len(members) == 0:
+                        continue
+                    best = members[np.argmin(total[members], axis=0)]
+                    new_phase = (phase + beats) % BEATS_PER_BAR
+                    cost = total[best, np.arange(len(beats))] + segment_cost + anchor_cost[new_phase]
+                    ok = np.isfinite(cost)
+                    if not ok.any():
+                        continue
+                    pending[k].append({"log_beat": log_beat[ok], "beats": beats[ok], "phase": new_phase[ok],
+                                       "cost": cost[ok],
+                                       "back": np.stack([np.full(ok.sum(), j), best[ok], beats[ok]], axis=1)})
+        final = states[n - 1]
+        if final is None:
+            return None
+        state, k = int(np.argmin(final["cost"])), n - 1
+        path = []
+        while k > 0:
+            j, previous, beats = (int(v) for v in states[k]["back"][state])
+            path.append((k, beats))
+            k, state = j, previous
+        events = np.array([k for k, _ in reversed(path)])
+        anchor_beats = np.cumsum([beats for _, beats in reversed(path)])
+        sources = np.where(events == n - 1, -1, events)
+        return anchor_beats, self.times[events], sources, anchor_beats % BEATS_PER_BAR == 0
