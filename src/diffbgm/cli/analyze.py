@@ -8,30 +8,25 @@ import click
 
 from diffbgm.cli.environment import default_cache_dir
 from diffbgm.cli.paths import check_not_an_input
+from diffbgm.video.analysis import AnalysisConfig
+from diffbgm.video.shots import DETECTORS
 
 
 @click.command("analyze")
 @click.argument("video", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
               help="output folder  [default: ./<video name>_analysis]")
-
-
-@click.option("--fps", type=click.FloatRange(min=0.5, max=60), default=8.0, help="analysis frames per second")
-@click.option("--detector", type=click.Choice(["content", "adaptive", "threshold", "hash"]), default="content",
+@click.option("--fps", type=click.FloatRange(min=0.5, max=60), default=AnalysisConfig.fps,
+              help="analysis frames per second")
+@click.option("--detector", type=click.Choice(DETECTORS), default=AnalysisConfig.detector,
               help="PySceneDetect shot detector")
-
-
 @click.option("--threshold", type=float, default=None, help="detector threshold  [default: per detector]")
 @click.option("--cuts", "cuts_file", type=click.Path(path_type=Path, dir_okay=False, exists=True),
               help="your cut list instead of detection: times (s or timecode), JSON, a PySceneDetect CSV, or an "
                    "editor's CMX 3600 EDL, Final Cut Pro XML or .otio")
-
-
 @click.option("--caption", type=str, default=None, help="your caption for the whole video")
 @click.option("--captions", "captions_file", type=click.Path(path_type=Path, dir_okay=False, exists=True),
               help="captions per shot: one line per shot, 'START<TAB>caption' lines, or .srt/.vtt subtitles")
-
-
 @click.option("--mood", type=str, default=None, help='mood words for the whole video, e.g. "calm, warm"')
 @click.option("--no-cache", is_flag=True, help="analyse again even if a cached result exists")
 @click.option("--device", default="cpu", help="torch device for the image and text encoders")
@@ -46,7 +41,7 @@ def analyze(video, out_dir, fps, detector, threshold, cuts_file, caption, captio
     from diffbgm.atomic import commit_files, staging_folder
     from diffbgm.conditions.text import SentenceEmbedder
     from diffbgm.conditions.user_text import apply_user_text
-    from diffbgm.video.analysis import ANALYSIS_FILE, FEATURES_FILE, AnalysisConfig, analyze_video
+    from diffbgm.video.analysis import ANALYSIS_FILE, FEATURES_FILE, analyze_video
     from diffbgm.video.caption_file import captions_for_shots, read_captions
     from diffbgm.video.decode import VideoError, probe_video
     from diffbgm.video.shots import ShotList

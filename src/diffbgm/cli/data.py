@@ -25,16 +25,10 @@ def _data_default(name: str) -> str | None:
 @data.command("pop909")
 @click.option("--pop909", "pop909_dir", type=click.Path(path_type=Path), default=lambda: _data_default("POP909"),
               help="POP909 folder with <id>/<id>.mid and annotations [default: $DIFFBGM_DATA/POP909]")
-
-
 @click.option("--structure", "structure_dir", type=click.Path(path_type=Path),
               default=lambda: _data_default("POP909-structure"), help="POP909-structure folder")
-
-
 @click.option("--split", "split_file", type=click.Path(path_type=Path),
               default=lambda: _data_default("pop909_split.json"), help="JSON {split: [song ids]}")
-
-
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True, help="output folder")
 @click.option("--stride-bars", type=click.IntRange(min=1), default=1, help="hop between windows")
 @click.option("--songs", multiple=True, help="only these song ids (repeatable)")
@@ -65,24 +59,14 @@ def data_pop909(pop909_dir, structure_dir, split_file, out_dir, stride_bars, son
 @data.command("bgm909")
 @click.option("--videos", "videos_dir", type=click.Path(path_type=Path, file_okay=False), required=True,
               help="folder of videos")
-
-
 @click.option("--midi", "midi_dir", type=click.Path(path_type=Path, file_okay=False), required=True,
               help="folder of MIDI files, one per video with the same file stem")
-
-
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), required=True,
               help="output folder (new or empty)")
-
-
 @click.option("--clip", "clip_dir", type=click.Path(path_type=Path, file_okay=False),
               help="a local CLIP model folder for the 512-d visual features  [default: EfficientNet-Lite0, projected]")
-
-
 @click.option("--bert", "bert_dir", type=click.Path(path_type=Path, file_okay=False),
               help="a local BERT model folder for the 768-d caption features  [default: MiniLM, zero-padded]")
-
-
 @click.option("--no-cache", is_flag=True, help="analyse videos again even if cached results exist")
 @click.option("--device", default="cpu", help="torch device for the encoders")
 def data_bgm909(videos_dir, midi_dir, out_dir, clip_dir, bert_dir, no_cache, device) -> None:

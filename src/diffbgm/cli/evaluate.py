@@ -14,8 +14,6 @@ from diffbgm.cli.paths import check_not_an_input
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="write the results here")
 @click.option("--reference", "reference", multiple=True, type=click.Path(path_type=Path),
               help="reference MIDI files/folders; report each metric's difference to them")
-
-
 @click.option("--gps-positions", type=click.Choice(["16", "64"]), default="16", help="onset positions per bar for GPS")
 def evaluate(paths, json_path, reference, gps_positions) -> None:
     """Objective metrics (PCHE, GPS, SI, ...) of MIDI files or folders."""

@@ -28,30 +28,18 @@ def _sampler_names() -> list[str]:
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), required=True,
               help="the scored video (.mp4, .mov, .mkv or .m4v); OUT.mid, OUT.wav, OUT.json, OUT.png and OUT.npz "
                    "are written beside it")
-
-
 @click.option("--model", "model_path", type=click.Path(path_type=Path, dir_okay=False),
               help="weights file  [default: the model shipped in the package]")
-
-
 @click.option("--bpm", type=click.FloatRange(min=20, max=300), default=None, help="a fixed tempo instead of fitting cuts")
 @click.option("--tempo-range", nargs=2, type=click.FloatRange(min=20, max=300),
               default=None, help="lowest and highest tempo the timing may use  [default: from the mood and the picture]")
-
-
 @click.option("--steps", type=click.IntRange(min=1), default=_generation_default("steps"),
               help="diffusion sampling steps")
-
-
 @click.option("--sampler", type=click.Choice(_sampler_names()), default=_generation_default("sampler"),
               help="diffusion sampler")
-
-
 @click.option("--guidance", type=float, default=_generation_default("guidance"), help="classifier-free guidance scale")
 @click.option("--seed", type=click.IntRange(min=0, max=2**32 - 1), default=None,
               help="random seed (same seed and options -> same MIDI)  [default: from the video's content]")
-
-
 @click.option("--mood", type=str, default=None, help='mood words for the whole video, e.g. "calm, warm"')
 @click.option("--caption", type=str, default=None, help="your caption for the whole video")
 @click.option("--captions", "captions_file", type=click.Path(path_type=Path, dir_okay=False, exists=True),
@@ -64,41 +52,25 @@ def _sampler_names() -> list[str]:
 @click.option("--key", type=str, default=_generation_default("key"), metavar='auto|none|"A minor"',
               help='keep the music in this key, e.g. "A minor" or "Eb major"; auto: in the key the first '
                    'window settles in; none: each window chooses its own')
-
-
 @click.option("--strict-key", is_flag=True,
               help="hold every note to the scale of --key (a model that reads the key otherwise keeps POP909's "
                    "share of passing notes)")
-
-
 @click.option("--groove", type=str, default=_generation_default("groove"), metavar="auto|none|FILE.mid",
               help="auto: each window keeps the rhythmic figure of the music written before it; none: each "
                    "window chooses its own; FILE.mid: every window takes that file's figure (models that read "
                    "a groove)")
-
-
 @click.option("--groove-guidance", "groove_guidance", type=float, default=_generation_default("groove_guidance"),
               help="how firmly every bar keeps the groove (extra guidance; 0: off, which saves a third of "
                    "the model evaluations)")
-
-
 @click.option("--keep-audio", "keep_audio", type=str, default=None, metavar="LEVEL",
               help="mix in the video's own sound at LEVEL (-12dB or a linear gain like 0.25)")
-
-
 @click.option("--soundfont", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="SoundFont (.sf2) for the synthesis")
-
-
 @click.option("--regenerate", nargs=2, type=click.FloatRange(min=0), default=None, metavar="START END",
               help="re-write only this time range (seconds) of the earlier result at -o, keep the rest")
-
-
 @click.option("--device", default="cpu", help="torch device (cpu, cuda, cuda:1)")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="CPU threads  [default: the cores this process may use]")
-
-
 @click.option("--no-cache", is_flag=True, help="analyse the video again even if a cached result exists")
 @click.pass_context
 def generate(ctx, video, output, model_path, regenerate, device, threads, no_cache, captions_file, cuts_file,

@@ -13,23 +13,15 @@ from diffbgm.cli.environment import check_device, set_threads
 @click.argument("config_path", metavar="CONFIG", type=click.Path(dir_okay=False))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Run folder: checkpoint.safetensors (weights and trainer state), log.csv, loss.png.")
-
-
 @click.option("--resume", is_flag=True, help="Continue the run saved in --out exactly where it stopped.")
 @click.option("--init-from", type=click.Path(dir_okay=False), default=None,
               help="Start a new run from this checkpoint's weights (it may lack input channels CONFIG adds, "
                    "e.g. unet.metric_position).")
-
-
 @click.option("--max-steps", type=click.IntRange(min=1), default=None, help="Override training.max_steps.")
 @click.option("--max-minutes", type=click.FloatRange(min=0), default=None,
               help="Override training.max_minutes (0 = no time limit).")
-
-
 @click.option("--data", "data_root", type=click.Path(file_okay=False), default=None,
               help="Override data.root (the folder `diffbgm data pop909` wrote).")
-
-
 @click.option("--device", default="cpu", help="Torch device (cpu, cuda, cuda:1).")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="CPU threads  [default: the cores this process may use]. On a busy shared machine 1 is "
