@@ -36,12 +36,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from bench_timing import forced_misses  # noqa: E402
 from eval_sync_video import corpus, score  # noqa: E402
 from footage import Truth, write_clip  # noqa: E402
 
 from diffbgm.conditions.user_text import apply_user_text  # noqa: E402
 from diffbgm.music.sync_metrics import cut_errors, tempo_changes_per_minute  # noqa: E402
-from diffbgm.music.timing import TimingPlan, plan_timing, timing_config  # noqa: E402
+from diffbgm.music.timing import TimingConfig, TimingPlan, plan_timing, timing_config  # noqa: E402
 from diffbgm.pipeline.scoring import overall_mood  # noqa: E402
 
 TOLERANCE_S = 0.04  # a boundary "on" a downbeat or beat
@@ -52,21 +53,29 @@ MOOD_GAP_BPM = 20.0
 TARGETS = {"downbeats overall": 0.95, "downbeats per class": 0.90, "max tempo step": 0.10}
 
 
+def config_for_mood(analysis, embedder, mood: str | None) -> TimingConfig:
+    """The planner's options ``ScoringPipeline.generate`` takes for ``analysis`` with ``--mood mood``
+    (and no --bpm or --tempo-range)."""
+    analysis = apply_user_text(analysis, embedder, None, mood)
+    felt = overall_mood(analysis)
+    return timing_config(arousal=felt.arousal, valence=felt.valence, motion=float(np.mean(analysis.features["motion"])))
+
+
 def plan_with_mood(analysis, embedder, mood: str | None) -> TimingPlan:
     """The tempo plan ``ScoringPipeline.generate`` makes for ``analysis`` with ``--mood mood`` (its
     analysis-to-timing steps, without the diffusion)."""
-    analysis = apply_user_text(analysis, embedder, None, mood)
-    felt = overall_mood(analysis)
-    config = timing_config(arousal=felt.arousal, valence=felt.valence,
-                           motion=float(np.mean(analysis.features["motion"])))
+    config = config_for_mood(analysis, embedder, mood)
     return plan_timing(analysis.duration_s, analysis.cuts_s, config, accents_s=analysis.accents_s)
 
 
-def plan_sync(truth: Truth, plan: TimingPlan) -> dict:
-    """How the plan's grid meets the boundaries and how steady its tempo is."""
+def plan_sync(truth: Truth, plan: TimingPlan, config: TimingConfig) -> dict:
+    """How the plan's grid meets the boundaries and how steady its tempo is; ``reachable``: how many
+    true boundaries at most any grid within the config's tempo range and step limit puts on
+    downbeats (``bench_timing.forced_misses``)."""
     true = [t for t in truth.boundaries_s if 0.0 < t < plan.duration_s]
     found, edited = cut_errors(plan.cuts_s, plan.beats_s), cut_errors(true, plan.beats_s)
     return dict(
+        reachable=len(true) - forced_misses(plan.duration_s, np.array(true), config.bpm_range, config.max_tempo_step),
         found_on_downbeat=(found.downbeat_s <= TOLERANCE_S + 1e-12).tolist(),
         true_on_downbeat=(edited.downbeat_s <= TOLERANCE_S + 1e-12).tolist(),
         true_on_beat=(edited.beat_s <= TOLERANCE_S + 1e-12).tolist(),
@@ -76,31 +85,41 @@ def plan_sync(truth: Truth, plan: TimingPlan) -> dict:
     )
 
 
-def output_lengths(video_out: Path, wav: Path, truth: Truth) -> dict:
-    """Where the muxed audio, the .wav and the copied video end, in seconds on the input's time axis
-    (the output's axis is moved onto the input's by its first video frame, which is copied as is)."""
-    with av.open(str(video_out)) as container:
-        stream = container.streams.video[0]
+def _stream_end_s(path: Path, kind: str) -> tuple[float, float]:
+    """First and end time of a stream's stored packets (what the container says it plays)."""
+    with av.open(str(path)) as container:
+        stream = getattr(container.streams, kind)[0]
         packets = [(p.pts, p.duration or 0) for p in container.demux(stream) if p.pts is not None and p.size]
-        first_video_s = float(min(pts for pts, _ in packets) * stream.time_base)
-        video_end_s = float(max(pts + d for pts, d in packets) * stream.time_base)
+    return (float(min(pts for pts, _ in packets) * stream.time_base),
+            float(max(pts + d for pts, d in packets) * stream.time_base))
+
+
+def output_lengths(video_out: Path, wav: Path, truth: Truth) -> dict:
+    """Where the muxed audio stream, the .wav and the copied video end, in seconds on the input's time
+    axis (the output's axis is moved onto the input's by its first video frame, copied as is), and
+    where FFmpeg's AAC decoder stops (it keeps the padding of the last frame: up to 1024 samples)."""
+    first_video_s, video_end_s = _stream_end_s(video_out, "video")
+    _, audio_end_s = _stream_end_s(video_out, "audio")
     with av.open(str(video_out)) as container:
-        first_audio_s, samples, rate = None, 0, 1
+        first_s, samples, rate = None, 0, 1
         for frame in container.decode(audio=0):
-            first_audio_s = frame.time if first_audio_s is None else first_audio_s
+            first_s = frame.time if first_s is None else first_s
             samples, rate = samples + frame.samples, frame.sample_rate
     with wave.open(str(wav), "rb") as reader:
         wav_s = reader.getnframes() / reader.getframerate()
     shift = truth.frame_times_s[0] - first_video_s
-    return dict(mp4_audio_s=(first_audio_s or 0.0) + samples / rate + shift, wav_s=wav_s, mp4_video_s=video_end_s + shift)
+    return dict(mp4_audio_s=audio_end_s + shift, wav_s=wav_s, mp4_video_s=video_end_s + shift,
+                decoded_audio_s=(first_s or 0.0) + samples / rate + shift)
 
 
 def length_scores(lengths: dict, truth: Truth) -> dict:
     period = truth.frame_period_s
+    stored = [lengths[k] for k in ("mp4_audio_s", "wav_s", "mp4_video_s")]
     return dict(
         mp4_audio_ok=abs(lengths["mp4_audio_s"] - truth.length_s) <= period,
         wav_ok=abs(lengths["wav_s"] - truth.length_s) <= period,
-        longer=max(lengths.values()) > truth.length_s + LONGER_TOLERANCE_S,
+        longer=max(stored) > truth.length_s + LONGER_TOLERANCE_S,
+        decoded_over_s=max(0.0, lengths["decoded_audio_s"] - truth.length_s),
     )
 
 
@@ -118,7 +137,9 @@ def summarise(rows: list[dict]) -> dict:
         false_cuts=sum(r["false"] for r in rows), false_inside_shots=sum(r["false_inside"] for r in rows),
         mp4_audio_within_1_frame=share([r["mp4_audio_ok"] for r in rows]),
         wav_within_1_frame=share([r["wav_ok"] for r in rows]), longer_than_video=sum(r["longer"] for r in rows),
+        decoded_over_ms=1000 * max(r["decoded_over_s"] for r in rows),
         found_on_downbeat=share(flat("found_on_downbeat")), true_on_downbeat=share(flat("true_on_downbeat")),
+        reachable=sum(r["reachable"] for r in rows) / max(1, len(flat("true_on_downbeat"))),
         true_on_beat=share(flat("true_on_beat")), max_tempo_step=max(r["max_tempo_step"] for r in rows),
         changes_per_minute=float(np.mean([r["changes_per_minute"] for r in rows])),
     )
@@ -126,7 +147,7 @@ def summarise(rows: list[dict]) -> dict:
 
 def print_table(classes: dict[str, dict]) -> None:
     print(f"{'class':22s} {'clips':>5s} {'bounds':>6s} {'cut<=1fr':>8s} {'false':>5s} {'inside':>6s} {'mp4 len':>7s} "
-          f"{'wav len':>7s} {'longer':>6s} {'dn found':>8s} {'dn true':>7s} {'beat':>5s} {'step':>5s} {'chg/min':>7s}")
+          f"{'wav len':>7s} {'longer':>6s} {'dn found':>8s} {'dn true':>7s} {'ceiling':>7s} {'beat':>5s} {'step':>5s} {'chg/min':>7s}")
 
     def pct(x):
         return "-" if x is None else f"{100 * x:.0f}%"
@@ -134,7 +155,7 @@ def print_table(classes: dict[str, dict]) -> None:
     for kind, s in classes.items():
         print(f"{kind:22s} {s['clips']:5d} {s['boundaries']:6d} {pct(s['cut_within_1_frame']):>8s} {s['false_cuts']:5d} "
               f"{s['false_inside_shots']:6d} {pct(s['mp4_audio_within_1_frame']):>7s} {pct(s['wav_within_1_frame']):>7s} "
-              f"{s['longer_than_video']:6d} {pct(s['found_on_downbeat']):>8s} {pct(s['true_on_downbeat']):>7s} "
+              f"{s['longer_than_video']:6d} {pct(s['found_on_downbeat']):>8s} {pct(s['true_on_downbeat']):>7s} {pct(s['reachable']):>7s} "
               f"{pct(s['true_on_beat']):>5s} {100 * s['max_tempo_step']:4.1f}% {s['changes_per_minute']:7.1f}")
 
 
@@ -168,7 +189,7 @@ def main() -> None:
             row = dict(kind=kind, name=name, length_s=truth.length_s, frame_s=truth.frame_period_s, seconds=seconds,
                        cut_errors_frames=[min(e, 1e9) for e in found["errors"]], false=found["false"],
                        false_inside=found["false_inside"], **lengths, **length_scores(lengths, truth),
-                       **plan_sync(truth, result.plan))
+                       **plan_sync(truth, result.plan, config_for_mood(analysis, pipeline.embedder, None)))
             clips.append(row)
             print(f"{name:10s} {truth.length_s:7.2f} s in {seconds:6.1f} s  tempo {row['median_bpm']:5.1f}  "
                   f"downbeats {np.mean(row['true_on_downbeat'] or [1]):4.0%}  step {row['max_tempo_step']:5.1%}  "
@@ -187,6 +208,8 @@ def main() -> None:
     print(f"targets: downbeats overall >= {TARGETS['downbeats overall']:.0%} (got {classes['overall']['true_on_downbeat']:.1%}), "
           f"per class >= {TARGETS['downbeats per class']:.0%} (worst {per_class:.1%}), "
           f"max tempo step <= {TARGETS['max tempo step']:.0%} (got {classes['overall']['max_tempo_step']:.1%})")
+    print(f"FFmpeg's AAC decoder plays up to {classes['overall']['decoded_over_ms']:.0f} ms past the video's end "
+          "(the padding of the last AAC frame, which the stored timestamps exclude)")
     gaps = [m[MOODS[1]] - m[MOODS[0]] for m in moods]
     print(f"\nmood, median bar tempo per clip of >= {MOOD_MIN_S:.0f} s ({len(moods)} clips): {MOODS[0]!r} vs {MOODS[1]!r}")
     for m, gap in zip(moods, gaps):
