@@ -15,8 +15,9 @@ FPS = 24
 SECONDS = 3.0
 
 
-def _synthesise_video(path: Path, with_tone: bool) -> None:
-    """A moving white bar (H.264), optionally with a 440 Hz tone (AAC)."""
+def _synthesise_video(path: Path, with_tone: bool, first_frame: int = 0) -> None:
+    """A moving white bar (H.264), optionally with a 440 Hz tone (AAC); the picture starts at frame
+    ``first_frame`` of the clock."""
     with av.open(str(path), "w") as container:
         video = container.add_stream("libx264", rate=FPS)
         video.width, video.height, video.pix_fmt = 160, 96, "yuv420p"
@@ -25,7 +26,7 @@ def _synthesise_video(path: Path, with_tone: bool) -> None:
             image = np.zeros((96, 160, 3), np.uint8)
             image[:, (index * 4) % 150:(index * 4) % 150 + 10] = 255
             frame = av.VideoFrame.from_ndarray(image, format="rgb24")
-            frame.pts = index
+            frame.pts = first_frame + index
             container.mux(video.encode(frame))
         container.mux(video.encode(None))
         if audio is not None:
@@ -61,6 +62,25 @@ def test_mux_copies_video_packets_and_matches_durations(tmp_path, with_tone):
     decoded = read_audio(output, SAMPLE_RATE)
     assert abs(decoded.duration_s - SECONDS) <= 1.0 / FPS
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "out.mp4"]
+
+
+def test_music_starts_with_a_late_first_frame(tmp_path):
+    # A video-only file whose first frame comes 0.5 s after the clock's zero: the container (and the
+    # analysis, diffbgm.video.decode) starts at that frame, so the music's time 0 must be there too.
+    video = tmp_path / "late.mp4"
+    _synthesise_video(video, with_tone=False, first_frame=FPS // 2)
+    onset_s = 0.25
+    t = np.arange(int(SECONDS * SAMPLE_RATE)) / SAMPLE_RATE
+    tone = np.where(t >= onset_s, 0.5 * np.sin(2 * np.pi * 1000 * t), 0.0).astype(np.float32)
+    output = mux_audio(video, Audio(np.repeat(tone[:, None], 2, axis=1), SAMPLE_RATE), tmp_path / "out.mp4")
+    with av.open(str(output)) as container:
+        video_start_s = min(float(p.pts * p.time_base) for p in container.demux(video=0) if p.pts is not None)
+    with av.open(str(output)) as container:
+        heard_s = next(frame.time + int(np.argmax(np.abs(samples) > 0.25)) / frame.sample_rate
+                       for frame in container.decode(audio=0)
+                       if (np.abs(samples := frame.to_ndarray()[0]) > 0.25).any())
+    assert video_start_s == pytest.approx(0.5, abs=1e-3)
+    assert heard_s - video_start_s == pytest.approx(onset_s, abs=0.005)
 
 
 def test_read_audio_of_silent_video_is_none_and_tone_is_found(tmp_path):

@@ -48,7 +48,9 @@ def mux_audio(video_path: str | Path, audio: Audio, output_path: str | Path,
               bitrate: int = AUDIO_BITRATE) -> Path:
     """Write ``output_path``: the video stream of ``video_path`` copied as is, with ``audio`` as its sound.
 
-    The output is written to a temporary file beside ``output_path`` and renamed when complete.
+    The music's time 0 is the source container's start, the origin of the analysis' times
+    (:mod:`diffbgm.video.decode`), so that a source whose first frame comes late stays in step. The
+    output is written to a temporary file beside ``output_path`` and renamed when complete.
     """
     output_path = Path(output_path)
     codec = AUDIO_CODECS.get(output_path.suffix.lower(), "aac")
@@ -66,13 +68,15 @@ def mux_audio(video_path: str | Path, audio: Audio, output_path: str | Path,
                         continue
                     packet.stream = video_out
                     target.mux(packet)
-                _encode_audio(target, audio_out, audio)
+                start_s = source.start_time / av.time_base if source.start_time is not None else 0.0
+                _encode_audio(target, audio_out, audio, round(start_s * audio.sample_rate))
     except av.error.FFmpegError as error:
         raise MuxError(f"cannot mux {video_path} into {output_path}: {error}") from None
     return output_path
 
 
-def _encode_audio(target: av.container.OutputContainer, stream: av.audio.stream.AudioStream, audio: Audio) -> None:
+def _encode_audio(target: av.container.OutputContainer, stream: av.audio.stream.AudioStream, audio: Audio,
+                  first_sample: int = 0) -> None:
     samples = audio.samples
     if samples.shape[1] == 1:
         samples = np.repeat(samples, 2, axis=1)
@@ -82,7 +86,7 @@ def _encode_audio(target: av.container.OutputContainer, stream: av.audio.stream.
         chunk = np.ascontiguousarray(planar[:, start:start + frame_size])
         frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="stereo")
         frame.sample_rate = audio.sample_rate
-        frame.pts = start
+        frame.pts = first_sample + start
         frame.time_base = Fraction(1, audio.sample_rate)
         target.mux(stream.encode(frame))
     target.mux(stream.encode(None))
