@@ -31,7 +31,8 @@ def _sampler_names() -> list[str]:
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
               help="the scored video (.mp4, .mov, .mkv or .m4v); OUT.mid, OUT.wav, OUT.json, OUT.png and OUT.npz "
                    "are written beside it. With several videos, a folder of videos, or an existing folder as -o: "
-                   "the folder that gets STEM.mp4 (and its side files) for every video, and summary.csv/.json")
+                   "the folder that gets every video scored under its own name (.webm and .avi as .mkv), with "
+                   "its side files, and summary.csv and summary.json")
 @click.option("--workers", type=click.IntRange(min=1), default=1,
               help="videos scored at once, in as many processes (each loads the model; the threads are shared "
                    "out)")
@@ -115,8 +116,8 @@ def generate(ctx, videos, output, workers, model_path, regenerate, device, threa
              cuts_file, write_otio, quiet, verbose, **chosen) -> None:
     """Write background music for VIDEO and put it on the picture.
 
-    Several videos, or a folder of videos, are scored into the folder -o, each as STEM.mp4; videos
-    already scored there are skipped, so that a rerun resumes.
+    Several videos, or a folder of videos, are scored into the folder -o; videos already scored
+    there are skipped, so that a rerun resumes, and one that fails does not stop the others.
     """
     from diffbgm.pipeline.options import REGENERATE_OPTIONS, GenerationError, GenerationOptions
     from diffbgm.pipeline.outputs import check_outputs

@@ -19,11 +19,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from diffbgm.pipeline.options import GenerationError, GenerationOptions
-from diffbgm.pipeline.outputs import MANIFEST_FORMAT, side_paths
+from diffbgm.pipeline.outputs import MANIFEST_FORMAT, VIDEO_SUFFIXES, side_paths
 
 # What a folder given as input is searched for (case-insensitive).
 VIDEO_INPUT_SUFFIXES = (".mp4", ".mov", ".mkv", ".m4v", ".webm", ".avi")
-OUTPUT_SUFFIX = ".mp4"
+# The picture is copied, not re-encoded, so a scored video keeps its source's container where it can;
+# Matroska takes what the others cannot (WebM's VP8/VP9, AVI's MPEG-4 part 2).
+FALLBACK_OUTPUT_SUFFIX = ".mkv"
 SUMMARY_CSV = "summary.csv"
 SUMMARY_JSON = "summary.json"
 OK, SKIPPED, FAILED = "ok", "skipped", "failed"
@@ -48,7 +50,7 @@ class VideoOutcome:
 
 
 def collect_videos(inputs: Iterable[str | Path]) -> list[Path]:
-    """The videos named by ``inputs``: files as given, folders as their videos sorted by name.
+    """The videos named by ``inputs``: files as given, folders as their videos sorted by name (not recursive).
 
     Raises
     ------
@@ -74,13 +76,15 @@ def collect_videos(inputs: Iterable[str | Path]) -> list[Path]:
     for video in videos:
         other = stems.setdefault(video.stem, video)
         if other != video:
-            raise BatchError(f"{other} and {video} would both be written as {video.stem}{OUTPUT_SUFFIX}; rename one")
+            raise BatchError(f"{other} and {video} would both be written as {video.stem}.*; rename one")
     return videos
 
 
 def output_for(video: Path, out_dir: Path) -> Path:
-    """Where a batch writes the scored ``video``."""
-    return out_dir / f"{video.stem}{OUTPUT_SUFFIX}"
+    """Where a batch writes the scored ``video``: ``out_dir/<stem>`` with the source's container, or
+    ``.mkv`` for a container a scored video cannot be written as."""
+    suffix = video.suffix.lower()
+    return out_dir / f"{video.stem}{suffix if suffix in VIDEO_SUFFIXES else FALLBACK_OUTPUT_SUFFIX}"
 
 
 def finished_outcome(video: Path, output: Path) -> VideoOutcome | None:
