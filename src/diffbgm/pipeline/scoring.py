@@ -321,8 +321,14 @@ class _Stopwatch:
 
     def __init__(self, progress: Progress | None = None) -> None:
         self.timings: dict[str, float] = {}
-        self.progress: Progress = progress or _no_progress
+        self._report: Progress = progress or _no_progress
+        self._last: tuple[str, int, int] | None = None
         self._clock = time.perf_counter()
+
+    def progress(self, stage: str, done: int, total: int) -> None:
+        """Tell the caller's ``progress`` (a stage's parts report through here)."""
+        self._last = (stage, done, total)
+        self._report(stage, done, total)
 
     def begin(self, stage: str) -> None:
         self.progress(stage, 0, 1)
@@ -332,6 +338,8 @@ class _Stopwatch:
         now = time.perf_counter()
         self.timings[stage] = round(now - self._clock, 3)
         self._clock = now
-        self.progress(stage, 1, 1)
+        total = self._last[2] if self._last is not None and self._last[0] == stage else 1
+        if self._last != (stage, total, total):
+            self.progress(stage, total, total)
         if then is not None:
             self.begin(then)
