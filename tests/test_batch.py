@@ -126,6 +126,11 @@ def test_a_batch_refuses_what_belongs_to_one_video(folder, tmp_path):
     (tmp_path / "file.mp4").write_bytes(b"")
     result = _batch(folder["videos"] / "a.mp4", folder["videos"] / "c.MOV", "-o", tmp_path / "file.mp4")
     assert result.exit_code != 0 and "is a file" in result.output
+    for workers in ("1", "2"):
+        result = _batch(folder["videos"], "-o", tmp_path / "out", "--model", tmp_path / "none.safetensors",
+                        "--workers", workers)
+        lines = [line for line in result.output.splitlines() if line.strip()]
+        assert result.exit_code == 1 and len(lines) == 1 and "model not found" in lines[0], result.output
     assert not (tmp_path / "out").exists()
 
 

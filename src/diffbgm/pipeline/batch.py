@@ -169,9 +169,13 @@ def run_batch(videos: Sequence[Path], out_dir: Path, options: GenerationOptions,
             outcomes[video] = done
             report(done)
     if to_do:
-        out_dir.mkdir(parents=True, exist_ok=True)
+        # A model that cannot be loaded stops the batch before it writes anything.
         if workers <= 1:
             load_pipeline(model_path, device, cache_dir, setup)
+        elif model_path is not None and not Path(model_path).is_file():
+            raise GenerationError(f"model not found: {model_path}")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        if workers <= 1:
             for video in to_do:
                 outcomes[video] = score_video(video, output_for(video, out_dir), options, timeline)
                 report(outcomes[video])
