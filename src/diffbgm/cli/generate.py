@@ -192,6 +192,7 @@ def _run_generation(video, output, model_path, regenerate, device, no_cache, opt
     from diffbgm.video.decode import VideoError
 
     try:
+        progress("loading the model", 0, 1)
         pipeline = ScoringPipeline.from_checkpoint(model_path, device=device,
                                                    cache_dir=None if no_cache else default_cache_dir())
         if regenerate is not None:
@@ -226,7 +227,8 @@ def _generate_batch(ctx, inputs, out_dir, workers, model_path, device, threads, 
         videos = collect_videos(inputs)
         options = _options_of(chosen)
         options.check()
-        with tqdm(total=len(videos), unit="video", desc="scoring", disable=not shows_bars(quiet)) as bar:
+        with tqdm(total=len(videos), unit="video", desc="scoring", leave=False,
+                  disable=not shows_bars(quiet)) as bar:
             def advance(outcome) -> None:
                 bar.set_postfix_str(f"{Path(outcome.video).name}: {outcome.status}", refresh=False)
                 bar.update()
