@@ -8,6 +8,7 @@ import click
 
 from diffbgm.cli.environment import default_cache_dir
 from diffbgm.cli.paths import check_not_an_input
+from diffbgm.cli.terminal import echo_details, quiet_option, set_up_output, verbose_option
 from diffbgm.video.analysis import AnalysisConfig
 from diffbgm.video.shots import DETECTORS
 
@@ -30,8 +31,10 @@ from diffbgm.video.shots import DETECTORS
 @click.option("--mood", type=str, default=None, help='mood words for the whole video, e.g. "calm, warm"')
 @click.option("--no-cache", is_flag=True, help="analyse again even if a cached result exists")
 @click.option("--device", default="cpu", help="torch device for the image and text encoders")
+@quiet_option
+@verbose_option
 def analyze(video, out_dir, fps, detector, threshold, cuts_file, caption, captions_file, mood, no_cache,
-            device) -> None:
+            device, quiet, verbose) -> None:
     """Show what the model is told about VIDEO.
 
     Shots, motion and colour curves, image embeddings, shot captions and moods.
@@ -47,6 +50,7 @@ def analyze(video, out_dir, fps, detector, threshold, cuts_file, caption, captio
     from diffbgm.video.shots import ShotList
     from diffbgm.video.timeline import TIMELINE_FILE, draw_timeline
 
+    bars = set_up_output(quiet, verbose)
     if caption is not None and captions_file is not None:
         raise click.ClickException("give --caption or --captions, not both")
     out_dir = out_dir or Path.cwd() / f"{video.stem}_analysis"
@@ -60,7 +64,7 @@ def analyze(video, out_dir, fps, detector, threshold, cuts_file, caption, captio
         info = probe_video(video)
         cuts = ShotList.from_file(cuts_file, info.duration_s, info.fps) if cuts_file else None
         entries = read_captions(captions_file) if captions_file is not None else None
-        analysis = analyze_video(video, config, progress=True, cache_dir=None if no_cache else default_cache_dir(),
+        analysis = analyze_video(video, config, progress=bars, cache_dir=None if no_cache else default_cache_dir(),
                                  cuts=cuts, device=device)
         captions = caption if entries is None else captions_for_shots(entries, analysis.shots)
         if captions is not None or mood is not None:
@@ -73,4 +77,9 @@ def analyze(video, out_dir, fps, detector, threshold, cuts_file, caption, captio
             commit_files({name: staging / name for name in names}, {name: out_dir / name for name in names}, staging)
     except (VideoError, ValueError, OSError) as error:
         raise click.ClickException(str(error).splitlines()[0]) from None
+    if quiet:
+        return
     click.echo(f"{len(analysis.shots)} shots in {analysis.duration_s:.1f} s of video; wrote {out_dir}")
+    if verbose:
+        echo_details({}, cuts=", ".join(f"{cut:.2f}" for cut in analysis.cuts_s) + " s" if len(analysis.cuts_s) else "none",
+                     shots=", ".join(f"{start:.2f}-{end:.2f}" for start, end in analysis.shots) + " s")

@@ -22,13 +22,16 @@ def _data_default(name: str) -> str | None:
     return os.path.join(root, name) if root else None
 
 
-@data.command("pop909")
+@data.command("pop909", short_help="Cut POP909 into 8-bar training windows.")
 @click.option("--pop909", "pop909_dir", type=click.Path(path_type=Path), default=lambda: _data_default("POP909"),
-              help="POP909 folder with <id>/<id>.mid and annotations [default: $DIFFBGM_DATA/POP909]")
+              show_default=False,
+              help="POP909 folder with <id>/<id>.mid and annotations  [default: $DIFFBGM_DATA/POP909]")
 @click.option("--structure", "structure_dir", type=click.Path(path_type=Path),
-              default=lambda: _data_default("POP909-structure"), help="POP909-structure folder")
+              default=lambda: _data_default("POP909-structure"), show_default=False,
+              help="POP909-structure folder  [default: $DIFFBGM_DATA/POP909-structure]")
 @click.option("--split", "split_file", type=click.Path(path_type=Path),
-              default=lambda: _data_default("pop909_split.json"), help="JSON {split: [song ids]}")
+              default=lambda: _data_default("pop909_split.json"), show_default=False,
+              help="JSON {split: [song ids]}  [default: $DIFFBGM_DATA/pop909_split.json]")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True, help="output folder")
 @click.option("--stride-bars", type=click.IntRange(min=1), default=1, help="hop between windows")
 @click.option("--songs", multiple=True, help="only these song ids (repeatable)")
@@ -56,7 +59,7 @@ def data_pop909(pop909_dir, structure_dir, split_file, out_dir, stride_bars, son
     click.echo(f"time: {summary['build_seconds']} s; summary in {out_dir / 'summary.json'}")
 
 
-@data.command("bgm909")
+@data.command("bgm909", short_help="Build the BGM909 feature layout from your (video, MIDI) pairs.")
 @click.option("--videos", "videos_dir", type=click.Path(path_type=Path, file_okay=False), required=True,
               help="folder of videos")
 @click.option("--midi", "midi_dir", type=click.Path(path_type=Path, file_okay=False), required=True,

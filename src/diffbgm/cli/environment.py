@@ -35,3 +35,18 @@ def set_threads(threads: int | None) -> None:
     threads = threads or len(os.sched_getaffinity(0))
     torch.set_num_threads(threads)
     cv2.setNumThreads(threads)
+
+
+def threads_per_worker(threads: int | None, workers: int) -> int:
+    """The CPU threads of each of ``workers`` processes: ``threads`` (default: the cores this process may
+    use) shared out, at least one each."""
+    return max(1, (threads or len(os.sched_getaffinity(0))) // workers)
+
+
+def prepare_worker(threads: int) -> None:
+    """What a batch's worker process does before it loads the model: the command line's quiet libraries
+    and its share of the threads (picklable, for ``spawn``)."""
+    from diffbgm.cli.terminal import quiet_libraries
+
+    quiet_libraries()
+    set_threads(threads)

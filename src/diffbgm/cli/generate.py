@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
+import time
 from pathlib import Path
 
 import click
 
-from diffbgm.cli.environment import check_device, default_cache_dir, set_threads
+from diffbgm.cli.environment import check_device, default_cache_dir, prepare_worker, set_threads, threads_per_worker
 from diffbgm.cli.paths import make_output_folder, remove_empty_folders
+from diffbgm.cli.terminal import StageBar, echo_details, quiet_option, set_up_output, shows_bars, verbose_option
 
 
 def _generation_default(name: str):
@@ -24,10 +27,15 @@ def _sampler_names() -> list[str]:
 
 
 @click.command("generate")
-@click.argument("video", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), required=True,
+@click.argument("videos", metavar="VIDEO...", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
               help="the scored video (.mp4, .mov, .mkv or .m4v); OUT.mid, OUT.wav, OUT.json, OUT.png and OUT.npz "
-                   "are written beside it")
+                   "are written beside it. With several videos, a folder of videos, or an existing folder as -o: "
+                   "the folder that gets every video scored under its own name (.webm and .avi as .mkv), with "
+                   "its side files, and summary.csv and summary.json")
+@click.option("--workers", type=click.IntRange(min=1), default=1,
+              help="videos scored at once, in as many processes (each loads the model; the threads are shared "
+                   "out)")
 @click.option("--model", "model_path", type=click.Path(path_type=Path, dir_okay=False),
               help="weights file  [default: the model shipped in the package]")
 @click.option("--bpm", type=click.FloatRange(min=20, max=300), default=None, help="a fixed tempo instead of fitting cuts")
@@ -63,7 +71,8 @@ def _sampler_names() -> list[str]:
               help="how firmly every bar keeps the groove (extra guidance; 0: off, which saves a third of "
                    "the model evaluations)")
 @click.option("--keep-audio", "keep_audio", type=str, default=None, metavar="LEVEL",
-              help="mix in the video's own sound at LEVEL (-12dB or a linear gain like 0.25)")
+              help="mix the video's own sound at LEVEL (-12dB or a linear gain like 0.25) into the scored video; "
+                   "OUT.wav keeps the music alone")
 @click.option("--soundfont", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="SoundFont (.sf2) for the synthesis")
 @click.option("--regenerate", nargs=2, type=click.FloatRange(min=0), default=None, metavar="START END",
@@ -72,29 +81,36 @@ def _sampler_names() -> list[str]:
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="CPU threads  [default: the cores this process may use]")
 @click.option("--no-cache", is_flag=True, help="analyse the video again even if a cached result exists")
+@quiet_option
+@verbose_option
 @click.pass_context
-def generate(ctx, video, output, model_path, regenerate, device, threads, no_cache, captions_file, cuts_file,
-             write_otio, **chosen) -> None:
-    """Write background music for VIDEO and put it on the picture."""
-    import logging
+def generate(ctx, videos, output, workers, model_path, regenerate, device, threads, no_cache, captions_file,
+             cuts_file, write_otio, quiet, verbose, **chosen) -> None:
+    """Write background music for VIDEO and put it on the picture.
 
+    Several videos, or a folder of videos, are scored into the folder -o; videos already scored
+    there are skipped, so that a rerun resumes, and one that fails does not stop the others.
+    """
     from diffbgm.pipeline.options import REGENERATE_OPTIONS, GenerationError, GenerationOptions
     from diffbgm.pipeline.outputs import check_outputs
     from diffbgm.video.caption_file import CaptionFileError, read_captions
     from diffbgm.video.cutlist import CutListError, read_cut_list
     from diffbgm.video.decode import VideoError, probe_video
 
-    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    bars = set_up_output(quiet, verbose)
+    if len(videos) > 1 or videos[0].is_dir() or output.is_dir():
+        _generate_batch(ctx, videos, output, workers, model_path, device, threads, no_cache, write_otio, quiet,
+                        verbose, chosen, refused={"--regenerate": regenerate, "--cuts": cuts_file,
+                                                  "--captions": captions_file})
+        return
+    video = videos[0]
     if not video.is_file():
         raise click.ClickException(f"video not found: {video}")
-    tempo_range = chosen["tempo_range"]
-    if tempo_range is not None:
-        if tempo_range[0] > tempo_range[1]:
-            raise click.ClickException(f"--tempo-range needs LOW <= HIGH, got {tempo_range[0]:g} {tempo_range[1]:g}")
-        chosen["tempo_range"] = tuple(tempo_range)
-    chosen["soundfont"] = str(chosen["soundfont"]) if chosen["soundfont"] else None
-    options = GenerationOptions(**chosen)
-    given = {name: value for name, value in chosen.items()
+    try:
+        options = _options_of(chosen)
+    except GenerationError as error:
+        raise click.ClickException(str(error)) from None
+    given = {name: getattr(options, name) for name in chosen
              if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT}
     check_device(device)
     created = make_output_folder(output)
@@ -116,21 +132,30 @@ def generate(ctx, video, output, model_path, regenerate, device, threads, no_cac
         if edits and regenerate is not None:
             raise GenerationError("--cuts and --captions shape a new generation; they cannot change a --regenerate")
         set_threads(threads)
-        result = _run_generation(video, output, model_path, regenerate, device, no_cache, options, given, edits,
-                                 write_otio)
+        with StageBar(video.name, bars) as bar:
+            result = _run_generation(video, output, model_path, regenerate, device, no_cache, options, given, edits,
+                                     write_otio, bar)
     except (GenerationError, VideoError, CutListError, CaptionFileError) as error:
         remove_empty_folders(created)
         raise click.ClickException(str(error)) from None
     except BaseException:
         remove_empty_folders(created)
         raise
+    if quiet:
+        return
     plan = result.plan
     click.echo(f"{plan.n_bars} bars at {plan.tempo_bpm:.0f} BPM (median), "
                f"{100 * plan.aligned_fraction:.0f} % of {len(plan.cuts_s)} cuts on downbeats; wrote {output} "
                f"and {', '.join(Path(name).name for key, name in result.manifest['files'].items() if key != 'video')}")
+    if verbose:
+        echo_details(result.timings_s, tempo=f"{plan.tempo_bpm:.1f} BPM median, bars at "
+                                             f"{', '.join(f'{bpm:.0f}' for bpm in plan.bar_bpm)} BPM",
+                     cuts=", ".join(f"{cut:.2f}" for cut in plan.cuts_s) + " s" if len(plan.cuts_s) else "none",
+                     seed=str(result.options.seed))
 
 
-def _run_generation(video, output, model_path, regenerate, device, no_cache, options, given, edits, write_otio):
+def _run_generation(video, output, model_path, regenerate, device, no_cache, options, given, edits, write_otio,
+                    progress):
     """Load the pipeline, generate (or regenerate) and save; user-fixable failures become GenerationError."""
     from diffbgm.pipeline.options import GenerationError
     from diffbgm.pipeline.scoring import ScoringPipeline
@@ -139,13 +164,78 @@ def _run_generation(video, output, model_path, regenerate, device, no_cache, opt
     from diffbgm.video.decode import VideoError
 
     try:
+        progress("loading the model", 0, 1)
         pipeline = ScoringPipeline.from_checkpoint(model_path, device=device,
                                                    cache_dir=None if no_cache else default_cache_dir())
         if regenerate is not None:
-            result = pipeline.regenerate(video, output, regenerate[0], regenerate[1], overrides=given)
+            result = pipeline.regenerate(video, output, regenerate[0], regenerate[1], overrides=given,
+                                         progress=progress)
         else:
-            result = pipeline.generate(video, options, **edits)
+            result = pipeline.generate(video, options, progress=progress, **edits)
+        progress("write", 0, 1)
         result.save(output, timeline=write_otio)
+        progress("write", 1, 1)
     except (VideoError, SynthesisError, MuxError, OSError) as error:
         raise GenerationError(str(error).splitlines()[0] if str(error) else type(error).__name__) from None
     return result
+
+
+def _generate_batch(ctx, inputs, out_dir, workers, model_path, device, threads, no_cache, write_otio, quiet, verbose,
+                    chosen, refused) -> None:
+    """Score every video of ``inputs`` into ``out_dir``; exit 1 when any failed."""
+    from tqdm import tqdm
+
+    from diffbgm.pipeline.batch import FAILED, collect_videos, run_batch, summary_line, write_summary
+    from diffbgm.pipeline.options import GenerationError
+
+    given = [option for option, value in refused.items() if value is not None]
+    if given:
+        raise click.ClickException(f"{', '.join(given)} belong to one video; they cannot be given to a batch")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise click.ClickException(f"-o {out_dir} is a file; several videos need a folder")
+    check_device(device)
+    started = time.perf_counter()
+    try:
+        videos = collect_videos(inputs)
+        options = _options_of(chosen)
+        options.check()
+        with tqdm(total=len(videos), unit="video", desc="scoring", leave=False,
+                  disable=not shows_bars(quiet)) as bar:
+            def advance(outcome) -> None:
+                bar.set_postfix_str(f"{Path(outcome.video).name}: {outcome.status}", refresh=False)
+                bar.update()
+
+            outcomes = run_batch(videos, out_dir, options, model_path=model_path, device=device,
+                                 cache_dir=None if no_cache else default_cache_dir(), workers=workers,
+                                 timeline=write_otio, on_outcome=advance,
+                                 setup=functools.partial(prepare_worker, threads_per_worker(threads, workers)))
+    except GenerationError as error:
+        raise click.ClickException(str(error)) from None
+    csv_path, _ = write_summary(outcomes, out_dir)
+    failed = [outcome for outcome in outcomes if outcome.status == FAILED]
+    for outcome in failed:
+        click.echo(f"failed: {outcome.video}: {outcome.error}", err=True)
+    if not quiet:
+        click.echo(f"{summary_line(outcomes, time.perf_counter() - started)}; summary in {csv_path}")
+    if verbose and not quiet:
+        for outcome in outcomes:
+            if outcome.tempo_bpm is not None:
+                click.echo(f"  {Path(outcome.video).name}: {outcome.status}, {outcome.tempo_bpm:.0f} BPM, "
+                           f"{100 * (outcome.cuts_on_downbeats or 0):.0f} % of cuts on downbeats, "
+                           f"{outcome.seconds:.1f} s")
+    if failed:
+        ctx.exit(1)
+
+
+def _options_of(chosen: dict):
+    """The generation options of the command's parsed options."""
+    from diffbgm.pipeline.options import GenerationError, GenerationOptions
+
+    chosen = dict(chosen)
+    tempo_range = chosen["tempo_range"]
+    if tempo_range is not None:
+        if tempo_range[0] > tempo_range[1]:
+            raise GenerationError(f"--tempo-range needs LOW <= HIGH, got {tempo_range[0]:g} {tempo_range[1]:g}")
+        chosen["tempo_range"] = tuple(tempo_range)
+    chosen["soundfont"] = str(chosen["soundfont"]) if chosen["soundfont"] else None
+    return GenerationOptions(**chosen)

@@ -116,7 +116,7 @@ def write_outputs(result, output: str | Path, timeline: bool = False) -> dict[st
     with staging_folder(paths["video"]) as staging:
         staged = {key: staging / path.name for key, path in paths.items()}
         result.midi.write(str(staged["mid"]))
-        write_wav(result.audio, staged["wav"])
+        write_wav(result.music_only, staged["wav"])
         mux_audio(result.video, result.audio, staged["video"])
         render_picture(result.roll, result.plan, staged["png"], shots=result.manifest.get("shots"))
         result.score.save(staged["npz"])

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,7 +32,7 @@ from diffbgm.pipeline.ending import shape_ending
 from diffbgm.pipeline.options import REGENERATE_OPTIONS, GenerationError, GenerationOptions
 from diffbgm.pipeline.outputs import MANIFEST_FORMAT, MANIFEST_VERSION, plan_manifest, read_result, sha256_of, write_outputs
 from diffbgm.pipeline.windows import Score, fill_windows
-from diffbgm.render.audio import SAMPLE_RATE, Audio, parse_level, render_audio
+from diffbgm.render.audio import SAMPLE_RATE, Audio, mix, parse_level, render_audio
 from diffbgm.render.midi import DEFAULT_VELOCITY_RANGE, render_midi
 from diffbgm.render.mux import read_audio
 from diffbgm.video.cache import file_hash
@@ -44,6 +45,11 @@ DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "default.
 # diffbgm versions may differ by a few frames.
 REGENERATE_LENGTH_TOLERANCE_S = 0.5
 
+# ``progress(stage, done, total)``: called as a stage begins (done 0) and as its parts finish (done ==
+# total at its end). The stages are those of :attr:`GenerationResult.timings_s`; diffusion's parts are
+# its windows.
+Progress = Callable[[str, int, int], None]
+
 
 @dataclass
 class GenerationResult:
@@ -55,10 +61,16 @@ class GenerationResult:
     score: Score
     roll: PianoRoll
     midi: pretty_midi.PrettyMIDI
-    audio: Audio
+    audio: Audio  # the soundtrack put on the video: the music, mixed with the video's own sound under keep_audio
     manifest: dict
     timings_s: dict[str, float] = field(default_factory=dict)
     files: dict[str, Path] = field(default_factory=dict)
+    music: Audio | None = None  # the music alone (OUT.wav); None: the same as audio
+
+    @property
+    def music_only(self) -> Audio:
+        """The music without the video's own sound (what ``OUT.wav`` holds)."""
+        return self.audio if self.music is None else self.music
 
     def save(self, output: str | Path, timeline: bool = False) -> dict[str, Path]:
         """Write ``output`` (the scored video) and its side files, all or none; return their paths
@@ -146,12 +158,13 @@ class ScoringPipeline:
         return self.generate(video, options)
 
     def generate(self, video: str | Path, options: GenerationOptions = GenerationOptions(),
-                 cuts=None, captions=None) -> GenerationResult:
+                 cuts=None, captions=None, progress: Progress | None = None) -> GenerationResult:
         """Score ``video``; nothing is written (see :meth:`GenerationResult.save`).
 
         ``cuts`` (a :class:`~diffbgm.video.shots.ShotList` or cut times) replaces shot detection;
         ``captions`` (one string, one per shot, or timed :class:`~diffbgm.video.caption_file.Caption`
-        entries) replaces the automatic captions.
+        entries) replaces the automatic captions. ``progress`` is told the stages and windows as they go
+        (see :data:`Progress`).
 
         Raises
         ------
@@ -167,7 +180,8 @@ class ScoringPipeline:
         if options.seed is None:
             # Same video, same music; another video, other music (the seed is kept in the manifest).
             options = dataclasses.replace(options, seed=int(file_hash(video)[:8], 16))
-        stopwatch = _Stopwatch()
+        stopwatch = _Stopwatch(progress)
+        stopwatch.begin("analyze")
         analysis = analyze_video(video, self.analysis_config, progress=False, cache_dir=self.cache_dir,
                                  cuts=cuts, encoder=self.image_encoder, device=self.device)
         if captions is None:
@@ -178,7 +192,7 @@ class ScoringPipeline:
             analysis = apply_user_text(analysis, self.embedder, captions, options.mood)
         except ValueError as error:
             raise GenerationError(str(error)) from None
-        stopwatch.lap("analyze")
+        stopwatch.lap("analyze", then="timing")
         mood = overall_mood(analysis)
         config = timing_config(bpm=options.bpm, tempo_range=options.tempo_range, arousal=mood.arousal,
                                valence=mood.valence, motion=float(np.mean(analysis.features["motion"])))
@@ -186,7 +200,7 @@ class ScoringPipeline:
             plan = plan_timing(analysis.duration_s, analysis.cuts_s, config, accents_s=analysis.accents_s)
         except VideoTooShortError as error:
             raise GenerationError(str(error)) from None
-        stopwatch.lap("timing")
+        stopwatch.lap("timing", then="conditions")
         conditions = conditions_from_video(analysis, plan)
         score = Score(
             roll=np.zeros((2, plan.n_beats * STEPS_PER_BEAT, N_PITCHES), dtype=bool),
@@ -195,11 +209,11 @@ class ScoringPipeline:
             segments=conditions.segments,
             intensity=conditions.intensity,
         )
-        stopwatch.lap("conditions")
+        stopwatch.lap("conditions", then="diffusion")
         free = np.ones(score.roll.shape[1], dtype=bool)
         key = fill_windows(self.model, score, free, options, revision=0, device=self.device,
-                           start_key=Key(*key_for_mood(mood, options.seed)))
-        stopwatch.lap("diffusion")
+                           start_key=Key(*key_for_mood(mood, options.seed)), progress=stopwatch.progress)
+        stopwatch.lap("diffusion", then="midi")
         manifest = {"video": str(video.resolve()), "shots": [list(map(float, s)) for s in analysis.shots],
                     "transitions": [t.to_dict() for t in analysis.transitions],
                     "mood": {"valence": mood.valence, "arousal": mood.arousal, "words": mood.nearest_words(2)},
@@ -207,7 +221,7 @@ class ScoringPipeline:
         return self._finish(video, plan, score, options, key, manifest, stopwatch)
 
     def regenerate(self, video: str | Path, earlier: str | Path, start_s: float, end_s: float,
-                   overrides: dict | None = None) -> GenerationResult:
+                   overrides: dict | None = None, progress: Progress | None = None) -> GenerationResult:
         """Re-write ``[start_s, end_s]`` of the earlier result at ``earlier`` (its ``OUT.mp4``), keeping the rest.
 
         The range is widened to whole beats; the earlier piece (``OUT.npz``) is known outside it and
@@ -237,12 +251,14 @@ class ScoringPipeline:
         first = int(np.floor(plan.tempo_map.beat_of_time(start_s) + 1e-9)) * STEPS_PER_BEAT
         last = int(np.ceil(plan.tempo_map.beat_of_time(min(end_s, plan.duration_s)) - 1e-9)) * STEPS_PER_BEAT
         first, last = max(0, first), min(score.roll.shape[1], max(last, first + STEPS_PER_BEAT))
-        stopwatch = _Stopwatch()
+        stopwatch = _Stopwatch(progress)
+        stopwatch.begin("diffusion")
         free = np.zeros(score.roll.shape[1], dtype=bool)
         free[first:last] = True
         revision = int(manifest.get("revision", 0)) + 1
-        key = fill_windows(self.model, score, free, options, revision=revision, device=self.device)
-        stopwatch.lap("diffusion")
+        key = fill_windows(self.model, score, free, options, revision=revision, device=self.device,
+                           progress=stopwatch.progress)
+        stopwatch.lap("diffusion", then="midi")
         start_time, end_time = (float(plan.tempo_map.time_of_beat(s / STEPS_PER_BEAT)) for s in (first, last))
         kept = {name: manifest[name] for name in ("video", "shots", "transitions", "mood") if name in manifest}
         kept.update(revision=revision, regenerated=list(manifest.get("regenerated", [])) + [[start_time, end_time]])
@@ -263,14 +279,14 @@ class ScoringPipeline:
         onset, sustain = score.roll[ONSET], score.roll[SUSTAIN] & ~score.roll[ONSET]
         roll, ending = shape_ending(PianoRoll(onset, sustain), plan, options.fade_bars, options.cadence, key)
         midi = render_midi(roll, plan, intensity=score.intensity, velocity_range=DEFAULT_VELOCITY_RANGE)
-        stopwatch.lap("midi")
-        original = None
-        gain = 0.0
+        stopwatch.lap("midi", then="audio")
+        music = render_audio(midi, plan.duration_s, soundfont=options.soundfont)
+        audio = music
+        # The video's own sound goes only into the scored video; OUT.wav keeps the music alone.
         if options.keep_audio is not None:
             gain = parse_level(options.keep_audio)
-            original = read_audio(video, SAMPLE_RATE)
-        audio = render_audio(midi, plan.duration_s, soundfont=options.soundfont, original=original,
-                             original_gain=gain)
+            if gain > 0.0:
+                audio = mix(music, read_audio(video, SAMPLE_RATE), gain)
         stopwatch.lap("audio")
         manifest = {
             "format": MANIFEST_FORMAT,
@@ -284,7 +300,7 @@ class ScoringPipeline:
             "timings_s": stopwatch.timings,
         }
         return GenerationResult(video=video, options=options, plan=plan, score=score, roll=roll, midi=midi,
-                                audio=audio, manifest=manifest, timings_s=stopwatch.timings)
+                                audio=audio, manifest=manifest, timings_s=stopwatch.timings, music=music)
 
 
 def overall_mood(analysis) -> Mood:
@@ -299,14 +315,34 @@ def overall_mood(analysis) -> Mood:
     return Mood(valence, arousal)
 
 
-class _Stopwatch:
-    """Wall time of consecutive stages."""
+def _no_progress(stage: str, done: int, total: int) -> None:
+    """The :data:`Progress` of a caller that does not follow the stages."""
 
-    def __init__(self) -> None:
+
+class _Stopwatch:
+    """Wall time of consecutive stages, each begun and finished also told to ``progress``."""
+
+    def __init__(self, progress: Progress | None = None) -> None:
         self.timings: dict[str, float] = {}
+        self._report: Progress = progress or _no_progress
+        self._last: tuple[str, int, int] | None = None
         self._clock = time.perf_counter()
 
-    def lap(self, stage: str) -> None:
+    def progress(self, stage: str, done: int, total: int) -> None:
+        """Tell the caller's ``progress`` (a stage's parts report through here)."""
+        self._last = (stage, done, total)
+        self._report(stage, done, total)
+
+    def begin(self, stage: str) -> None:
+        self.progress(stage, 0, 1)
+
+    def lap(self, stage: str, then: str | None = None) -> None:
+        """``stage`` is over (and the stage ``then`` begins)."""
         now = time.perf_counter()
         self.timings[stage] = round(now - self._clock, 3)
         self._clock = now
+        total = self._last[2] if self._last is not None and self._last[0] == stage else 1
+        if self._last != (stage, total, total):
+            self.progress(stage, total, total)
+        if then is not None:
+            self.begin(then)

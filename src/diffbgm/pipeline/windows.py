@@ -10,6 +10,7 @@ is known.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -90,11 +91,13 @@ def window_context(roll: np.ndarray, free: np.ndarray, span: WindowSpan) -> tupl
 
 
 def fill_windows(model, score: Score, free: np.ndarray, options: GenerationOptions, revision: int,
-                 device: str = "cpu", start_key: Key | None = None) -> Key | None:
+                 device: str = "cpu", start_key: Key | None = None,
+                 progress: Callable[[str, int, int], None] | None = None) -> Key | None:
     """Generate the ``free`` steps of ``score.roll`` window by window, the rest being known.
 
     ``start_key`` is the key a model that reads one is told from the first window on under ``"auto"``
     when no music is known yet (the mood's key); without it the first window chooses.
+    ``progress("diffusion", done, n_windows)`` is called after each window (also one with nothing free).
     Returns the key the windows were held to: the given one, the one ``"auto"`` settled on (from the
     music already known when regenerating, else ``start_key`` or the first window written), or ``None``.
     """
@@ -118,6 +121,8 @@ def fill_windows(model, score: Score, free: np.ndarray, options: GenerationOptio
         start = span.start_beat * STEPS_PER_BEAT
         stop = min(start + WINDOW_STEPS, n_steps)
         if not free[start:stop].any():
+            if progress is not None:
+                progress("diffusion", index + 1, len(spans))
             continue
         known, mask = window_context(score.roll, free, span)
         if key is not None and hard_key:
@@ -139,6 +144,8 @@ def fill_windows(model, score: Score, free: np.ndarray, options: GenerationOptio
         score.roll[:, start:stop][:, new] = written[:, : stop - start][:, new]
         free[start:stop] = False
         logger.info("window %d/%d done", index + 1, len(spans))
+        if progress is not None:
+            progress("diffusion", index + 1, len(spans))
         if key is None and options.follows_first_key():
             key = key_of_known_music(score.roll, free)
             if key is not None:
