@@ -42,8 +42,9 @@ from footage import Truth, write_clip  # noqa: E402
 
 from diffbgm.conditions.user_text import apply_user_text  # noqa: E402
 from diffbgm.music.sync_metrics import cut_errors, tempo_changes_per_minute  # noqa: E402
-from diffbgm.music.timing import TimingConfig, TimingPlan, plan_timing, timing_config  # noqa: E402
-from diffbgm.pipeline.scoring import overall_mood  # noqa: E402
+from diffbgm.music.timing import TimingConfig, TimingPlan  # noqa: E402
+from diffbgm.pipeline.options import GenerationOptions  # noqa: E402
+from diffbgm.pipeline.scoring import timing_config_for, timing_plan  # noqa: E402
 
 TOLERANCE_S = 0.04  # a boundary "on" a downbeat or beat
 LONGER_TOLERANCE_S = 1e-3
@@ -56,16 +57,13 @@ TARGETS = {"downbeats overall": 0.95, "downbeats per class": 0.90, "max tempo st
 def config_for_mood(analysis, embedder, mood: str | None) -> TimingConfig:
     """The planner's options ``ScoringPipeline.generate`` takes for ``analysis`` with ``--mood mood``
     (and no --bpm or --tempo-range)."""
-    analysis = apply_user_text(analysis, embedder, None, mood)
-    felt = overall_mood(analysis)
-    return timing_config(arousal=felt.arousal, valence=felt.valence, motion=float(np.mean(analysis.features["motion"])))
+    return timing_config_for(apply_user_text(analysis, embedder, None, mood), GenerationOptions(mood=mood))
 
 
 def plan_with_mood(analysis, embedder, mood: str | None) -> TimingPlan:
     """The tempo plan ``ScoringPipeline.generate`` makes for ``analysis`` with ``--mood mood`` (its
     analysis-to-timing steps, without the diffusion)."""
-    config = config_for_mood(analysis, embedder, mood)
-    return plan_timing(analysis.duration_s, analysis.cuts_s, config, accents_s=analysis.accents_s)
+    return timing_plan(apply_user_text(analysis, embedder, None, mood), GenerationOptions(mood=mood))
 
 
 def plan_sync(truth: Truth, plan: TimingPlan, config: TimingConfig) -> dict:

@@ -27,7 +27,7 @@ from diffbgm.music.key import Key
 from diffbgm.music.pianoroll import PianoRoll
 from diffbgm.music.mood import Mood, key_for_mood
 from diffbgm.music.planner import plan_timing
-from diffbgm.music.timing import TimingPlan, VideoTooShortError, timing_config
+from diffbgm.music.timing import TimingConfig, TimingPlan, VideoTooShortError, timing_config
 from diffbgm.pipeline.ending import shape_ending
 from diffbgm.pipeline.options import REGENERATE_OPTIONS, GenerationError, GenerationOptions
 from diffbgm.pipeline.outputs import MANIFEST_FORMAT, MANIFEST_VERSION, plan_manifest, read_result, sha256_of, write_outputs
@@ -194,10 +194,8 @@ class ScoringPipeline:
             raise GenerationError(str(error)) from None
         stopwatch.lap("analyze", then="timing")
         mood = overall_mood(analysis)
-        config = timing_config(bpm=options.bpm, tempo_range=options.tempo_range, arousal=mood.arousal,
-                               valence=mood.valence, motion=float(np.mean(analysis.features["motion"])))
         try:
-            plan = plan_timing(analysis.duration_s, analysis.cuts_s, config, accents_s=analysis.accents_s)
+            plan = timing_plan(analysis, options)
         except VideoTooShortError as error:
             raise GenerationError(str(error)) from None
         stopwatch.lap("timing", then="conditions")
@@ -301,6 +299,20 @@ class ScoringPipeline:
         }
         return GenerationResult(video=video, options=options, plan=plan, score=score, roll=roll, midi=midi,
                                 audio=audio, manifest=manifest, timings_s=stopwatch.timings, music=music)
+
+
+def timing_config_for(analysis, options: GenerationOptions) -> TimingConfig:
+    """The planner's options for a video: the user's fixed tempo or range, else the tempo of the video's
+    mood (:func:`overall_mood`) and motion."""
+    mood = overall_mood(analysis)
+    return timing_config(bpm=options.bpm, tempo_range=options.tempo_range, arousal=mood.arousal,
+                         valence=mood.valence, motion=float(np.mean(analysis.features["motion"])))
+
+
+def timing_plan(analysis, options: GenerationOptions) -> TimingPlan:
+    """The music's grid for an analysed video (its boundaries, accents and length) under ``options``."""
+    return plan_timing(analysis.duration_s, analysis.cuts_s, timing_config_for(analysis, options),
+                       accents_s=analysis.accents_s)
 
 
 def overall_mood(analysis) -> Mood:
