@@ -7,6 +7,7 @@ import pytest
 
 from diffbgm.conditions.dynamic import DYNAMIC_FEATURES, TYPICAL_RANGE
 from diffbgm.conditions.from_video import (
+    CALIBRATED_RANGE,
     VideoConditions,
     beat_means,
     condition_windows,
@@ -66,11 +67,42 @@ def test_conditions_follow_the_shots():
     for feature in (DENSITY, REGISTER):
         assert conditions.dynamic[second, feature].mean() > conditions.dynamic[first, feature].mean()
     for index, name in enumerate(DYNAMIC_FEATURES):
-        low, high = TYPICAL_RANGE[name]
+        low, high = (CALIBRATED_RANGE if name in CALIBRATED_RANGE else TYPICAL_RANGE)[name]
         assert conditions.dynamic[:, index].min() >= low - 1e-6
         assert conditions.dynamic[:, index].max() <= high + 1e-6
     assert conditions.dynamic[cut_beat, STRENGTH] == pytest.approx(TYPICAL_RANGE["strength"][1])
     assert conditions.intensity[second].mean() > conditions.intensity[first].mean()
+
+
+def _one_shot_video(motion_fw_s: float, brightness: float) -> VideoAnalysis:
+    times = np.arange(0.0, 16.0, 0.125)
+    wobble = 0.1 * np.sin(times)  # some life inside the shot, as real footage has
+    return VideoAnalysis(
+        duration_s=16.0, fps=24.0, width=160, height=90, frame_times=times, cuts_s=[], shots=[(0.0, 16.0)],
+        features={"motion": motion_fw_s * (1 + wobble), "brightness": brightness * (1 + wobble),
+                  "saliency": np.zeros_like(times), "difference": np.zeros_like(times)},
+        image_embeddings=np.zeros((len(times), 1280), np.float32), shot_captions=[""], shot_moods=[Mood(0.0, 0.0)],
+    )
+
+
+def test_a_calm_video_stays_calm_and_a_frantic_one_busy():
+    # Each video was stretched to its own range before: a still, dark video asked for as many notes, as
+    # high, as a fast, bright one. Now the scale is absolute.
+    plan = plan_timing(16.0, [])
+    calm = conditions_from_video(_one_shot_video(0.005, 0.15), plan).dynamic
+    frantic = conditions_from_video(_one_shot_video(0.4, 0.8), plan).dynamic
+    assert frantic[:, DENSITY].mean() > calm[:, DENSITY].mean() + 0.4
+    assert frantic[:, REGISTER].mean() > calm[:, REGISTER].mean() + 0.2
+
+
+def test_the_mood_moves_density_register_and_velocity():
+    plan = plan_timing(16.0, [])
+    analysis = _one_shot_video(0.05, 0.5)
+    sad = conditions_from_video(analysis, plan, mood=Mood(-0.8, -0.5))
+    happy = conditions_from_video(analysis, plan, mood=Mood(0.8, 0.6))
+    assert happy.dynamic[:, DENSITY].mean() > sad.dynamic[:, DENSITY].mean()
+    assert happy.dynamic[:, REGISTER].mean() > sad.dynamic[:, REGISTER].mean()
+    assert happy.intensity.mean() > sad.intensity.mean()
 
 
 def test_descriptions_come_from_shot_moods_or_override():
