@@ -119,6 +119,10 @@ def test_user_cuts_captions_and_mood(cut_video, encoder):
     assert analysis.shot_captions != result.shot_captions  # the analysis itself is left as it was
     with pytest.raises(ValueError, match="2 shots"):
         apply_user_text(analysis, embedder, captions=["one", "two", "three"])
+    # Without mood words, the captions set the shots' moods (a --caption used to change nothing).
+    captioned = apply_user_text(analysis, embedder, captions=["a funeral, grief and tears", "a joyful party"])
+    assert captioned.shot_moods[0].valence < 0 < captioned.shot_moods[1].valence
+    assert apply_user_text(analysis, embedder, captions="a funeral, grief and tears").shot_moods[1].valence < 0
 
 
 def test_timeline_picture(analysis, tmp_path):

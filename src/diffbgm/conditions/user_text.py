@@ -67,9 +67,18 @@ def apply_user_text(
     mood: str | None = None,
 ) -> VideoAnalysis:
     """Replace shot captions by the user's (one for all shots, or one per shot) and/or every shot's
-    mood by the mood of the user's words (e.g. ``"calm, warm"``). Returns a new analysis."""
+    mood by the mood of the user's words (e.g. ``"calm, warm"``). Returns a new analysis.
+
+    The user's captions reach the music through the mood too: without mood words, each captioned shot
+    takes the mood its caption reads as (a caption is the user's word on what the shot is; "a funeral
+    in the rain" is not scored as a wedding), and the picture's mood where the caption is empty.
+    """
     result = dataclasses.replace(analysis)
     result.shot_captions = resolve_shot_captions(captions, analysis.shot_captions)
     if mood is not None:
         result.shot_moods = [mood_from_text(mood, embedder)] * len(analysis.shots)
+    elif captions is not None:
+        given = [captions] * len(analysis.shots) if isinstance(captions, str) else list(result.shot_captions)
+        result.shot_moods = [mood_from_text(text, embedder) if text.strip() else picture
+                             for text, picture in zip(given, analysis.shot_moods)]
     return result

@@ -200,6 +200,10 @@ def build_pop909(
         raise ValueError("stride must be at least one bar")
     all_songs = sorted(p.name for p in Path(pop909_root).iterdir() if p.is_dir() and p.name.isdigit())
     wanted = all_songs if songs is None else [s.zfill(3) for s in songs]
+    unknown = sorted(set(wanted) - set(all_songs))
+    if unknown:
+        raise ValueError(f"no such POP909 song in {pop909_root}: {', '.join(unknown[:5])}"
+                         + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""))
     shard_dir = Path(out_dir) / SHARD_DIR
     shard_dir.mkdir(parents=True, exist_ok=True)
 
