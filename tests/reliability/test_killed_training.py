@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import synthetic_training
+import torch
 from synthetic_training import KILLED_EXIT_CODE, make_trainer, tiny_run_config, trainer_digests
 
 import diffbgm
@@ -37,9 +38,16 @@ def killed_run(out: Path, write: int, truncate: bool) -> None:
 
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory) -> dict[str, str]:
-    trainer = make_trainer(tmp_path_factory.mktemp("straight"), tiny_run_config(EVERY))
-    trainer.train(max_steps=MAX_STEPS)
-    return trainer_digests(trainer)
+    # One thread, as the tests' own runs (module fixtures are set up before `one_torch_thread`), since
+    # a float sum split over another number of threads rounds differently.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        trainer = make_trainer(tmp_path_factory.mktemp("straight"), tiny_run_config(EVERY))
+        trainer.train(max_steps=MAX_STEPS)
+        return trainer_digests(trainer)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def test_killed_while_writing_the_first_checkpoint_the_folder_starts_again(tmp_path, uninterrupted):
