@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 
+import av
 import pytest
 from click.testing import CliRunner
 from scoring_helpers import one_second_video, three_shot_video, tiny_checkpoint, two_shot_video
+from video.synth import solid, write_video
 
 from diffbgm.cli import cli
 from diffbgm.diffusion.samplers import DEFAULT_GROOVE_GUIDANCE, DEFAULT_STEPS
@@ -90,6 +92,18 @@ def test_bad_option_values_fail_before_any_work(files, tmp_path, args, needle):
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert result.exit_code != 0 and "Traceback" not in result.output and needle in lines[-1], result.output
     assert list(tmp_path.iterdir()) == []  # and no model was needed to say so
+
+
+def test_a_picture_the_output_cannot_hold_is_refused_up_front(files, tmp_path):
+    # A VP8 (WebM) picture cannot be copied into an MP4: that used to end in a traceback after the whole
+    # generation; now it is one line before any work, and an .mkv takes it.
+    webm = write_video(tmp_path / "clip.webm", solid((40, 90, 160), 72, (96, 64)), fps=24.0)
+    _assert_one_line_error(_run(webm, "-o", tmp_path / "out.mp4", "--model", tmp_path / "not-loaded.safetensors"),
+                           "write -o as .mkv")
+    result = _run(webm, "-o", tmp_path / "out.mkv", "--model", files["model"], "--steps", "1", "--no-cache")
+    assert result.exit_code == 0, result.output
+    with av.open(str(tmp_path / "out.mkv")) as scored:
+        assert scored.streams.video[0].codec_context.name == "vp8" and len(scored.streams.audio) == 1
 
 
 def test_bad_output_suffix_and_soundfont_are_refused_up_front(files, tmp_path):

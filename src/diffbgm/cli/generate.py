@@ -95,6 +95,7 @@ def generate(ctx, videos, output, workers, model_path, regenerate, device, threa
     from diffbgm.pipeline.outputs import check_outputs
     from diffbgm.video.caption_file import CaptionFileError, read_captions
     from diffbgm.video.cutlist import CutListError, read_cut_list
+    from diffbgm.render.mux import MuxError, check_copyable
     from diffbgm.video.decode import VideoError, probe_video
 
     bars = set_up_output(quiet, verbose)
@@ -124,6 +125,7 @@ def generate(ctx, videos, output, workers, model_path, regenerate, device, threa
                                       f"when regenerating (only {', '.join(REGENERATE_OPTIONS)})")
         (options if regenerate is None else dataclasses.replace(GenerationOptions(), **given)).check()
         info = probe_video(video)
+        check_copyable(video, output)
         edits = {}
         if cuts_file is not None:
             edits["cuts"] = read_cut_list(cuts_file, info.duration_s, info.fps)
@@ -135,7 +137,7 @@ def generate(ctx, videos, output, workers, model_path, regenerate, device, threa
         with StageBar(video.name, bars) as bar:
             result = _run_generation(video, output, model_path, regenerate, device, no_cache, options, given, edits,
                                      write_otio, bar)
-    except (GenerationError, VideoError, CutListError, CaptionFileError) as error:
+    except (GenerationError, VideoError, CutListError, CaptionFileError, MuxError) as error:
         remove_empty_folders(created)
         raise click.ClickException(str(error)) from None
     except BaseException:

@@ -6,6 +6,7 @@ usual audio codec) and lasts as long as the video.
 
 from __future__ import annotations
 
+import io
 from fractions import Fraction
 from pathlib import Path
 
@@ -44,6 +45,33 @@ def read_audio(path: str | Path, sample_rate: int, channels: int = 2) -> Audio |
     return Audio(samples.astype(np.float32), sample_rate)
 
 
+def check_copyable(video_path: str | Path, output_path: str | Path) -> None:
+    """:class:`MuxError` unless the video stream of ``video_path`` can be copied into ``output_path``'s
+    container (a GIF or VP8 stream does not go into an MP4): checked before any work is done."""
+    output_path = Path(output_path)
+    if not _takes_stream_of(video_path, _format_of(output_path)):
+        advice = ("write -o as .mkv" if _takes_stream_of(video_path, "matroska")
+                  else "convert the video to H.264 first")
+        raise MuxError(f"the picture of {Path(video_path).name} cannot be copied into a {output_path.suffix} file "
+                       f"without re-encoding; {advice}")
+
+
+def _takes_stream_of(video_path: str | Path, container_format: str) -> bool:
+    """Whether a ``container_format`` file can hold the video stream of ``video_path`` as it is."""
+    try:
+        with av.open(str(video_path)) as source, av.open(io.BytesIO(), "w", format=container_format) as target:
+            if source.streams.video:
+                target.add_stream_from_template(source.streams.video[0])
+    except (ValueError, av.error.FFmpegError):
+        return False
+    return True
+
+
+def _format_of(path: Path) -> str:
+    """FFmpeg's muxer name for an output suffix (``.m4v`` and ``.mov`` are MP4's family)."""
+    return {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}.get(path.suffix.lower(), "mp4")
+
+
 def mux_audio(video_path: str | Path, audio: Audio, output_path: str | Path,
               bitrate: int = AUDIO_BITRATE) -> Path:
     """Write ``output_path``: the video stream of ``video_path`` copied as is, with ``audio`` as its sound.
@@ -70,7 +98,7 @@ def mux_audio(video_path: str | Path, audio: Audio, output_path: str | Path,
                     target.mux(packet)
                 start_s = source.start_time / av.time_base if source.start_time is not None else 0.0
                 _encode_audio(target, audio_out, audio, round(start_s * audio.sample_rate))
-    except av.error.FFmpegError as error:
+    except (ValueError, av.error.FFmpegError) as error:
         raise MuxError(f"cannot mux {video_path} into {output_path}: {error}") from None
     return output_path
 
