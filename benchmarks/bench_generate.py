@@ -28,6 +28,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "video"))
 from synth import hue_colour, moving_square, solid, write_video  # noqa: E402
 
+from diffbgm.diffusion.samplers import DEFAULT_GUIDANCE, DEFAULT_SAMPLER, SAMPLERS  # noqa: E402
+
 SIZE = (320, 180)
 FPS = 24.0
 
@@ -85,8 +87,8 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=None, help="weights file  [default: random cpu.yaml model]")
     parser.add_argument("--config", default="cpu", help="configs/<name>.yaml of the random model")
     parser.add_argument("--steps", type=int, default=None, help="sampling steps  [default: generate's]")
-    parser.add_argument("--sampler", default="dpmpp")
-    parser.add_argument("--guidance", type=float, default=2.0)
+    parser.add_argument("--sampler", default=DEFAULT_SAMPLER, choices=list(SAMPLERS))
+    parser.add_argument("--guidance", type=float, default=DEFAULT_GUIDANCE)
     parser.add_argument("--groove-guidance", type=float, default=None, help="[default: generate's]")
     parser.add_argument("--paper-steps", type=int, default=3, help="DDPM steps of the paper model actually timed")
     args = parser.parse_args()
@@ -105,7 +107,8 @@ def main() -> None:
         chosen = {name: value for name, value in (("steps", args.steps), ("groove_guidance", args.groove_guidance))
                   if value is not None}
         options = GenerationOptions(sampler=args.sampler, guidance=args.guidance, **chosen)
-        result = pipeline(video, folder / "scored.mp4", options)
+        result = pipeline.generate(video, options)
+        result.save(folder / "scored.mp4")
         total_s = time.perf_counter() - start
         peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
         n_windows = len(window_spans(result.plan.n_beats, WINDOW_BEATS, BEATS_PER_BAR * options.overlap_bars))
