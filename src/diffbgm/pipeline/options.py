@@ -75,8 +75,9 @@ class GenerationOptions:
         a key the key of the mood (minor for a sad or dark one, major otherwise, on a tonic drawn from
         the seed: :func:`diffbgm.music.mood.key_for_mood`) and keeps every window in it (a model that
         reads none chooses in the first window and is held to the key estimated from it): the model
-        writes each window on its own and, left to choose, drifts from key to key (docs/default-model.md). ``"none"`` (or ``None``, as older manifests say) lets every window
-        choose; the cadence then uses the key estimated from the music.
+        writes each window on its own and, left to choose, drifts from key to key (docs/default-model.md).
+        ``"none"`` (or ``None``, as older manifests say) lets every window choose; the cadence then uses
+        the key estimated from the music.
     strict_key:
         Hold the pitches outside the key's scale silent with a model that reads a key, too.
     groove:

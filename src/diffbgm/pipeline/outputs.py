@@ -33,7 +33,8 @@ def side_paths(output: str | Path, timeline: bool = False) -> dict[str, Path]:
     (and ``otio`` with ``timeline``)."""
     output = Path(output)
     paths = {"video": output}
-    paths.update({suffix[1:]: output.with_suffix(suffix) for suffix in SIDE_SUFFIXES + ((TIMELINE_SUFFIX,) if timeline else ())})
+    suffixes = SIDE_SUFFIXES + ((TIMELINE_SUFFIX,) if timeline else ())
+    paths.update({suffix[1:]: output.with_suffix(suffix) for suffix in suffixes})
     return paths
 
 

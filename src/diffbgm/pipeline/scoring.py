@@ -195,7 +195,7 @@ class ScoringPipeline:
         stopwatch.lap("analyze", then="timing")
         mood = overall_mood(analysis)
         try:
-            plan = timing_plan(analysis, options)
+            plan = timing_plan(analysis, options, mood)
         except VideoTooShortError as error:
             raise GenerationError(str(error)) from None
         stopwatch.lap("timing", then="conditions")
@@ -301,17 +301,17 @@ class ScoringPipeline:
                                 audio=audio, manifest=manifest, timings_s=stopwatch.timings, music=music)
 
 
-def timing_config_for(analysis, options: GenerationOptions) -> TimingConfig:
+def timing_config_for(analysis, options: GenerationOptions, mood: Mood | None = None) -> TimingConfig:
     """The planner's options for a video: the user's fixed tempo or range, else the tempo of the video's
-    mood (:func:`overall_mood`) and motion."""
-    mood = overall_mood(analysis)
+    mood (``mood``, default :func:`overall_mood`) and motion."""
+    mood = overall_mood(analysis) if mood is None else mood
     return timing_config(bpm=options.bpm, tempo_range=options.tempo_range, arousal=mood.arousal,
                          valence=mood.valence, motion=float(np.mean(analysis.features["motion"])))
 
 
-def timing_plan(analysis, options: GenerationOptions) -> TimingPlan:
+def timing_plan(analysis, options: GenerationOptions, mood: Mood | None = None) -> TimingPlan:
     """The music's grid for an analysed video (its boundaries, accents and length) under ``options``."""
-    return plan_timing(analysis.duration_s, analysis.cuts_s, timing_config_for(analysis, options),
+    return plan_timing(analysis.duration_s, analysis.cuts_s, timing_config_for(analysis, options, mood),
                        accents_s=analysis.accents_s)
 
 
