@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from diffbgm.music.key import Key
+
 if TYPE_CHECKING:
     from diffbgm.studio.jobs import Job
 
@@ -43,10 +45,15 @@ class Take:
     def summary(self) -> dict:
         """What the page lists of the take."""
         options = self.manifest.get("options", {})
+        ending = self.manifest.get("ending", {})
+        key = options.get("key")
+        if ending.get("key_mode") is not None:
+            key = str(Key(int(ending["key_tonic"]), ending["key_mode"]))
         return {
             "number": self.number,
             "seed": self.manifest.get("seed"),
-            "key": options.get("key"),
+            "key": key,
+            "mood": self.manifest.get("mood", {}).get("words", []),
             "guidance": options.get("guidance"),
             "tempo_range": options.get("tempo_range"),
             "tempo_bpm": self.manifest.get("tempo_bpm"),
