@@ -84,6 +84,7 @@ function showProgress(status) {
 async function runJob(start, what) {
   setBusy(true);
   say(`${what}…`);
+  $("progress").replaceChildren();
   try {
     await start();
     const status = await followJob(showProgress);
