@@ -148,7 +148,7 @@ def test_an_editor_scores_the_example_in_the_browser(server, driver, tmp_path):
     driver.execute_script("const v = document.getElementById('player'); v.currentTime = v.duration * 0.36;")
     wait.until(lambda d: d.execute_script("const v = document.getElementById('player'); "
                                           "return !v.seeking && v.readyState >= 3"))
-    time.sleep(0.5)  # the player's buffering spinner fades out
+    time.sleep(1.5)  # the player's buffering spinner fades out
     shoot("4-regenerated")
 
     import httpx

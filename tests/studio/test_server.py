@@ -192,3 +192,15 @@ def test_cancel_stops_the_job_and_leaves_no_take(tmp_path, pipeline, short_clip)
     client.post("/api/analyze", json={"cuts": [1.0]})
     status, _ = follow(client)
     assert status["state"] == "done" and client.get("/api/analysis").json()["cuts_s"] == [1.0]
+
+
+def test_a_cut_list_is_read_as_the_command_line_reads_it(app, short_clip, tmp_path):
+    client = TestClient(app)
+    upload(client, short_clip)
+    response = client.put("/api/cutlist", params={"name": "cuts.txt"}, content=b"0.8\n00:00:02:00\n")
+    assert response.status_code == 200
+    assert response.json()["cuts"] == pytest.approx([0.8, 2.0])
+    late = client.put("/api/cutlist", params={"name": "cuts.txt"}, content=b"1.0\n9.0\n")
+    assert late.status_code == 400 and "after the video's end" in late.json()["detail"]
+    outside = client.post("/api/analyze", json={"cuts": [1.0, 7.5]})
+    assert outside.status_code == 400 and "outside the video" in outside.json()["detail"]

@@ -34,7 +34,7 @@ CHECKOUT_EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "demo.mp4"
               help="folder of the sessions' videos and takes  [default: a temporary folder, removed at exit]")
 @click.option("--no-cache", is_flag=True, help="analyse videos again even if a cached result exists")
 def studio(host, port, model_path, device, threads, max_upload_mb, example, workdir, no_cache) -> None:
-    """Score videos in a web page: timeline, cuts and moods, takes, downloads.
+    """Score a video in a local web page.
 
     Open the address it prints in a browser; it works offline. Stop it with Ctrl+C.
     """
