@@ -30,6 +30,11 @@ def follow(client: TestClient, timeout_s: float = 120.0) -> tuple[dict, list[dic
     raise AssertionError(f"the job did not end in {timeout_s} s: {seen[-1]}")
 
 
+def local(app, **given) -> TestClient:
+    """A browser on this machine, with a cookie jar of its own."""
+    return TestClient(app, base_url="http://127.0.0.1", **given)
+
+
 def upload(client: TestClient, video, name: str | None = None):
     return client.put("/api/video", params={"name": name or video.name}, content=video.read_bytes())
 
@@ -40,7 +45,7 @@ def app(tmp_path, pipeline):
 
 
 def test_a_session_sees_only_its_own_files(app, short_clip):
-    alice, bob = TestClient(app), TestClient(app)
+    alice, bob = local(app), local(app)
     state = upload(alice, short_clip).json()
     assert state["video"]["name"] == short_clip.name
     assert abs(state["video"]["duration_s"] - probe_video(short_clip).duration_s) < 1e-6
@@ -51,12 +56,12 @@ def test_a_session_sees_only_its_own_files(app, short_clip):
     assert bob.get(f"/{state['video']['url']}").status_code == 404
     assert alice.cookies[COOKIE] != bob.cookies[COOKIE]
     # A cookie this server did not make gets no session's files either (and cannot name a folder).
-    stranger = TestClient(app, cookies={COOKIE: "../" + alice.cookies[COOKIE]})
+    stranger = local(app, cookies={COOKIE: "../" + alice.cookies[COOKIE]})
     assert stranger.get(f"/{state['video']['url']}").status_code == 404
 
 
 def test_paths_leaving_the_session_are_refused(app, short_clip, tmp_path):
-    alice, bob = TestClient(app), TestClient(app)
+    alice, bob = local(app), local(app)
     url = upload(alice, short_clip).json()["video"]["url"]
     upload(bob, short_clip)
     (tmp_path / "work" / "secret.txt").write_text("not for browsers")
@@ -83,7 +88,7 @@ def test_session_file_resolves_inside_its_folder(tmp_path):
 def test_uploads_over_the_limit_are_refused_and_leave_nothing(tmp_path, pipeline, short_clip):
     limit = short_clip.stat().st_size - 1
     app = create_app(lambda: pipeline, tmp_path / "work", max_upload_bytes=limit)
-    client = TestClient(app)
+    client = local(app)
     declared = upload(client, short_clip)
     assert declared.status_code == 413
     assert "larger than this studio accepts" in declared.json()["detail"]
@@ -100,7 +105,7 @@ def test_uploads_over_the_limit_are_refused_and_leave_nothing(tmp_path, pipeline
 
 
 def test_a_file_that_is_no_video_is_a_one_line_error(app, tmp_path):
-    client = TestClient(app)
+    client = local(app)
     text = tmp_path / "notes.mp4"
     text.write_text("not a video\n" * 10)
     response = upload(client, text)
@@ -109,7 +114,7 @@ def test_a_file_that_is_no_video_is_a_one_line_error(app, tmp_path):
 
 
 def test_score_reports_progress_and_makes_a_take(app, short_clip):
-    client = TestClient(app)
+    client = local(app)
     upload(client, short_clip)
     assert client.post("/api/analyze", json={}).status_code == 200
     status, _ = follow(client)
@@ -146,14 +151,14 @@ def test_score_reports_progress_and_makes_a_take(app, short_clip):
 
 
 def test_bad_options_and_mood_counts_are_one_line_errors(app, short_clip):
-    client = TestClient(app)
+    client = local(app)
     upload(client, short_clip)
     bad = client.post("/api/score", json={"options": {"key": "H major"}})
     assert bad.status_code == 400 and "unknown key" in bad.json()["detail"]
     assert client.post("/api/score", json={"options": {"tempo_range": [140, 90]}}).status_code == 400
     client.post("/api/score", json={"shot_moods": ["calm"] * 5})
     status, _ = follow(client)
-    assert status["state"] == "failed" and "5 shots" in status["error"]
+    assert status["state"] == "failed" and status["error"] == "mood words for 5 shots given; the video has 2 shots"
 
 
 class GatedPipeline:
@@ -178,7 +183,7 @@ class GatedPipeline:
 
 def test_cancel_stops_the_job_and_leaves_no_take(tmp_path, pipeline, short_clip):
     gated = GatedPipeline(pipeline, "diffusion")
-    client = TestClient(create_app(lambda: gated, tmp_path / "work"))
+    client = local(create_app(lambda: gated, tmp_path / "work"))
     upload(client, short_clip)
     client.post("/api/score", json={})
     assert gated.reached.wait(120)
@@ -195,7 +200,7 @@ def test_cancel_stops_the_job_and_leaves_no_take(tmp_path, pipeline, short_clip)
 
 
 def test_a_cut_list_is_read_as_the_command_line_reads_it(app, short_clip, tmp_path):
-    client = TestClient(app)
+    client = local(app)
     upload(client, short_clip)
     response = client.put("/api/cutlist", params={"name": "cuts.txt"}, content=b"0.8\n00:00:02:00\n")
     assert response.status_code == 200
@@ -204,3 +209,10 @@ def test_a_cut_list_is_read_as_the_command_line_reads_it(app, short_clip, tmp_pa
     assert late.status_code == 400 and "after the video's end" in late.json()["detail"]
     outside = client.post("/api/analyze", json={"cuts": [1.0, 7.5]})
     assert outside.status_code == 400 and "outside the video" in outside.json()["detail"]
+
+
+def test_requests_for_other_host_names_are_refused(app):
+    # A page of another site whose name resolves to 127.0.0.1 (DNS rebinding) reaches no session.
+    assert TestClient(app, base_url="http://attacker.example").get("/api/state").status_code == 400
+    assert local(app).get("/api/state").status_code == 200
+    assert TestClient(app, base_url="http://localhost:7860").get("/").status_code == 200

@@ -56,7 +56,9 @@ def studio(host, port, model_path, device, threads, max_upload_mb, example, work
     workdir = Path(tempfile.mkdtemp(prefix="diffbgm-studio-")) if temporary else workdir
     factory = functools.partial(ScoringPipeline.from_checkpoint, model_path, device=device,
                                 cache_dir=None if no_cache else default_cache_dir())
-    app = create_app(factory, workdir, max_upload_bytes=max_upload_mb * 2**20, example=example)
+    loopback = host in ("127.0.0.1", "localhost", "::1")
+    app = create_app(factory, workdir, max_upload_bytes=max_upload_mb * 2**20, example=example,
+                     **({} if loopback else {"allowed_hosts": ("*",)}))
     click.echo(f"diffbgm studio at http://{host}:{port}/  (Ctrl+C stops it)")
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning")

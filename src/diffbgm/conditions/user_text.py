@@ -91,7 +91,7 @@ def apply_shot_moods(analysis: VideoAnalysis, embedder: SentenceEmbedder,
     Raises ValueError unless there is one entry per shot, or for words that are empty.
     """
     if len(moods) != len(analysis.shots):
-        raise ValueError(f"got mood words for {len(moods)} shots, the video has {len(analysis.shots)}")
+        raise ValueError(f"mood words for {len(moods)} shots given; the video has {len(analysis.shots)} shots")
     result = dataclasses.replace(analysis)
     result.shot_moods = [kept if words is None else mood_from_text(words, embedder)
                          for words, kept in zip(moods, analysis.shot_moods)]

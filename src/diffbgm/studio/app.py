@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from pydantic import BaseModel, Field
 
 from diffbgm.pipeline.options import REGENERATE_OPTIONS, GenerationError, default_of
@@ -29,6 +30,9 @@ from diffbgm.video.cutlist import CutListError, read_cut_list
 from diffbgm.video.decode import VideoError, probe_video
 
 DEFAULT_MAX_UPLOAD_BYTES = 500 * 1024 * 1024
+# The names a browser on this machine reaches a studio on 127.0.0.1 by. Others are refused, so that a web
+# page cannot reach the studio through a name of its own that resolves to 127.0.0.1 (DNS rebinding).
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 MAX_CUT_LIST_BYTES = 5 * 1024 * 1024
 STATIC = Path(__file__).resolve().parent / "static"
 USER_ERRORS = (ValueError, VideoError, MuxError, SynthesisError, OSError)
@@ -53,7 +57,8 @@ class RegenerateRequest(BaseModel):
 
 
 def create_app(pipeline_factory: Callable[[], object], workdir: str | Path,
-               max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES, example: str | Path | None = None) -> FastAPI:
+               max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES, example: str | Path | None = None,
+               allowed_hosts: Sequence[str] = LOOPBACK_HOSTS) -> FastAPI:
     """The studio's app.
 
     Parameters
@@ -66,6 +71,8 @@ def create_app(pipeline_factory: Callable[[], object], workdir: str | Path,
         The largest video a browser may upload (413 above it).
     example:
         A video the page offers as the example (``None``: no example).
+    allowed_hosts:
+        The host names requests may address (``("*",)``: any, for a studio served to other machines).
     """
     store = SessionStore(Path(workdir) / "sessions")
     runner = JobRunner(user_errors=USER_ERRORS)
@@ -78,6 +85,7 @@ def create_app(pipeline_factory: Callable[[], object], workdir: str | Path,
         runner.shutdown()
 
     app = FastAPI(title="diffbgm studio", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     def session_of(request: Request, response: Response) -> Session:
