@@ -87,7 +87,11 @@ async function runJob(start, what) {
   $("progress").replaceChildren();
   try {
     await start();
-    const status = await followJob(showProgress);
+    const status = await followJob((status) => {
+      showProgress(status);
+      if (status.state === "queued") say(`${what}: waiting for another job to finish…`);
+      else if (status.state === "running") say(`${what}…`);
+    });
     if (status.state === "failed") throw new ApiError(status.error);
     if (status.state === "cancelled") { say(`${what}: cancelled; nothing was written`); return null; }
     say(`${what}: done in ${formatSeconds(status.seconds)}`, "ok");
@@ -273,6 +277,18 @@ async function start() {
       setBusy(false);
     }
     if (state.takes.length) await showTake(state.takes.at(-1).number);
+    // A job still running when the page was reloaded: follow it to its end.
+    if (session.job && ["queued", "running"].includes(session.job.state)) {
+      const what = { analyze: "Analysing", score: "Scoring", regenerate: "Regenerating" }[session.job.kind];
+      runJob(async () => {}, what).then(async (status) => {
+        if (!status) return;
+        if (session.job.kind === "analyze") {
+          state.analysis = await get("api/analysis");
+          timeline.setAnalysis(state.analysis, state.analysis.thumbnails && `files/${state.analysis.thumbnails}`);
+          setBusy(false);
+        } else await refreshTakes(status.result.take);
+      });
+    }
   }
   document.body.dataset.ready = "1";
 }
