@@ -16,7 +16,7 @@ STAGES = (
     ("models",),
     ("diffusion",),
     ("render", "evaluation"),
-    ("pipeline", "training", "cli"),
+    ("pipeline", "training", "studio", "cli"),
 )
 LEVEL = {name: level for level, names in enumerate(STAGES) for name in names}
 MAX_LINES = 400

@@ -13,6 +13,7 @@ from diffbgm.cli.data import data
 from diffbgm.cli.evaluate import evaluate
 from diffbgm.cli.generate import generate
 from diffbgm.cli.model import export, info, train
+from diffbgm.cli.studio import studio
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
@@ -21,7 +22,7 @@ def cli() -> None:
     """Write background music for a video, train and evaluate the model."""
 
 
-for command in (generate, analyze, data, evaluate, train, info, export):
+for command in (generate, analyze, studio, data, evaluate, train, info, export):
     cli.add_command(command)
 
 

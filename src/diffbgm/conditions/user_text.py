@@ -82,3 +82,17 @@ def apply_user_text(
         result.shot_moods = [mood_from_text(text, embedder) if text.strip() else picture
                              for text, picture in zip(given, analysis.shot_moods)]
     return result
+
+
+def apply_shot_moods(analysis: VideoAnalysis, embedder: SentenceEmbedder,
+                     moods: Sequence[str | None]) -> VideoAnalysis:
+    """Give each shot the mood of the user's words for it (``None``: the shot keeps its mood).
+
+    Raises ValueError unless there is one entry per shot, or for words that are empty.
+    """
+    if len(moods) != len(analysis.shots):
+        raise ValueError(f"mood words for {len(moods)} shots given; the video has {len(analysis.shots)} shots")
+    result = dataclasses.replace(analysis)
+    result.shot_moods = [kept if words is None else mood_from_text(words, embedder)
+                         for words, kept in zip(moods, analysis.shot_moods)]
+    return result

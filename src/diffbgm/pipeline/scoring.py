@@ -21,7 +21,7 @@ import pretty_midi
 
 from diffbgm.conditions.from_video import conditions_from_video
 from diffbgm.conditions.text import SentenceEmbedder
-from diffbgm.conditions.user_text import apply_user_text
+from diffbgm.conditions.user_text import apply_shot_moods, apply_user_text
 from diffbgm.music.grid import N_PITCHES, ONSET, STEPS_PER_BEAT, SUSTAIN
 from diffbgm.music.key import Key
 from diffbgm.music.pianoroll import PianoRoll
@@ -158,12 +158,14 @@ class ScoringPipeline:
         return self.generate(video, options)
 
     def generate(self, video: str | Path, options: GenerationOptions = GenerationOptions(),
-                 cuts=None, captions=None, progress: Progress | None = None) -> GenerationResult:
+                 cuts=None, captions=None, progress: Progress | None = None,
+                 shot_moods=None) -> GenerationResult:
         """Score ``video``; nothing is written (see :meth:`GenerationResult.save`).
 
         ``cuts`` (a :class:`~diffbgm.video.shots.ShotList` or cut times) replaces shot detection;
         ``captions`` (one string, one per shot, or timed :class:`~diffbgm.video.caption_file.Caption`
-        entries) replaces the automatic captions. ``progress`` is told the stages and windows as they go
+        entries) replaces the automatic captions; ``shot_moods`` (mood words or ``None``, one per shot)
+        replaces the moods of single shots. ``progress`` is told the stages and windows as they go
         (see :data:`Progress`).
 
         Raises
@@ -190,6 +192,8 @@ class ScoringPipeline:
             captions = captions_for_shots(captions, analysis.shots)
         try:
             analysis = apply_user_text(analysis, self.embedder, captions, options.mood)
+            if shot_moods is not None:
+                analysis = apply_shot_moods(analysis, self.embedder, shot_moods)
         except ValueError as error:
             raise GenerationError(str(error)) from None
         stopwatch.lap("analyze", then="timing")
