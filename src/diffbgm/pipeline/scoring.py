@@ -24,6 +24,7 @@ from diffbgm.conditions.text import SentenceEmbedder
 from diffbgm.conditions.user_text import apply_user_text
 from diffbgm.music.grid import N_PITCHES, ONSET, STEPS_PER_BEAT, SUSTAIN
 from diffbgm.music.key import Key
+from diffbgm.music.mode import settle_mode
 from diffbgm.music.pianoroll import PianoRoll
 from diffbgm.music.mood import Mood, key_for_mood
 from diffbgm.music.planner import plan_timing
@@ -211,6 +212,9 @@ class ScoringPipeline:
         free = np.ones(score.roll.shape[1], dtype=bool)
         key = fill_windows(self.model, score, free, options, revision=0, device=self.device,
                            start_key=Key(*key_for_mood(mood, options.seed)), progress=stopwatch.progress)
+        if key is not None and options.follows_first_key() and self.model.config.unet.scale_input:
+            # The model is told the mood's scale, not its tonic: make the notes sound in the mood's mode.
+            score.roll, key = settle_mode(score.roll, key)
         stopwatch.lap("diffusion", then="midi")
         manifest = {"video": str(video.resolve()), "shots": [list(map(float, s)) for s in analysis.shots],
                     "transitions": [t.to_dict() for t in analysis.transitions],
