@@ -135,9 +135,11 @@ def main() -> None:
     expected = {"sad": "minor", "happy": "major"}
     for mood in MOODS:
         mine = [r for r in rows if r["mood"] == mood]
-        print(f"{mood}: estimated mode {expected[mood]} in {sum(r['mode'] == expected[mood] for r in mine)}/{len(mine)} "
-              f"(model's notes before the cadence: {sum(r['model_mode'] == expected[mood] for r in mine)}/{len(mine)}); "
-              f"told {expected[mood]} in {sum(r['told'] == expected[mood] for r in mine)}/{len(mine)}")
+        def count(column: str) -> str:
+            return f"{sum(r[column] == expected[mood] for r in mine)}/{len(mine)}"
+
+        print(f"{mood}: estimated mode {expected[mood]} in {count('mode')} (model's notes before the cadence: "
+              f"{count('model_mode')}); told {expected[mood]} in {count('told')}")
     print(f"{time.perf_counter() - started:.0f} s, --steps {args.steps}")
     if args.json:
         args.json.write_text(json.dumps(dict(steps=args.steps, rows=rows, differences=diffs), indent=1))

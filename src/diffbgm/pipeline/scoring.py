@@ -307,10 +307,12 @@ class ScoringPipeline:
 
 def timing_config_for(analysis, options: GenerationOptions, mood: Mood | None = None) -> TimingConfig:
     """The planner's options for a video: the user's fixed tempo or range, else the tempo of the video's
-    mood (``mood``, default :func:`overall_mood`) and motion."""
+    mood (``mood``, default :func:`overall_mood`) and motion, held more firmly when ``options.mood``
+    gives the user's words."""
     mood = overall_mood(analysis) if mood is None else mood
     return timing_config(bpm=options.bpm, tempo_range=options.tempo_range, arousal=mood.arousal,
-                         valence=mood.valence, motion=float(np.mean(analysis.features["motion"])))
+                         valence=mood.valence, motion=float(np.mean(analysis.features["motion"])),
+                         worded=options.mood is not None)
 
 
 def timing_plan(analysis, options: GenerationOptions, mood: Mood | None = None) -> TimingPlan:
