@@ -62,3 +62,14 @@ def test_settle_mode_holds_a_piece_to_the_asked_mode_on_its_own_tonic():
     assert same == Key(9, "minor")
     silent = np.zeros((2, 16, N_PITCHES), dtype=bool)
     assert settle_mode(silent, Key(2, "minor"))[1] == Key(2, "minor")
+
+
+def test_settle_mode_reads_only_the_steps_that_are_heard():
+    # The piece past the video's end (cut off by the ending) must not decide its mode.
+    heard = _roll([57, 60, 64, 69, 72, 64, 60, 57, 62, 65, 69, 64, 57])
+    tail = _roll([60, 64, 67, 72, 67, 64, 60, 67, 72, 76, 79, 72, 60, 64, 67, 60] * 2)
+    roll = np.concatenate([heard, tail], axis=1)
+    assert _key_of(roll).mode == "major"
+    kept, key = settle_mode(roll, Key(9, "minor"), heard_steps=heard.shape[1])
+    assert key == Key(9, "minor")
+    np.testing.assert_array_equal(kept, roll)

@@ -44,10 +44,12 @@ def to_parallel_mode(roll: np.ndarray, tonic: int, mode: str) -> np.ndarray:
     return out
 
 
-def settle_mode(roll: np.ndarray, key: Key, attempts: int = 3) -> tuple[np.ndarray, Key]:
+def settle_mode(roll: np.ndarray, key: Key, heard_steps: int | None = None,
+                attempts: int = 3) -> tuple[np.ndarray, Key]:
     """The piece held to ``key.mode`` on its own tonic, and that key.
 
-    The Krumhansl-Kessler key of the notes of ``roll`` (bool ``(2, steps, pitches)``) gives the tonic;
+    The Krumhansl-Kessler key of the notes of ``roll`` (bool ``(2, steps, pitches)``) that are heard
+    (its first ``heard_steps`` steps; default all) gives the tonic;
     the notes off that tonic's natural scale in ``key.mode`` are moved onto it (:func:`to_parallel_mode`:
     a piece heard in the other mode moves to the parallel key; one in the asked mode loses only the
     borrowed third, sixth and seventh that could tip it over). An ambiguous piece may then read on
@@ -55,7 +57,7 @@ def settle_mode(roll: np.ndarray, key: Key, attempts: int = 3) -> tuple[np.ndarr
     """
     tonic = key.tonic
     for _ in range(attempts):
-        notes = beat_notes_from_pianoroll(roll)
+        notes = beat_notes_from_pianoroll(roll[:, :heard_steps])
         if len(notes) == 0:
             break
         tonic, mode = estimate_key(notes)

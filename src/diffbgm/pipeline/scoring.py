@@ -29,7 +29,7 @@ from diffbgm.music.pianoroll import PianoRoll
 from diffbgm.music.mood import Mood, key_for_mood
 from diffbgm.music.planner import plan_timing
 from diffbgm.music.timing import TimingConfig, TimingPlan, VideoTooShortError, timing_config
-from diffbgm.pipeline.ending import shape_ending
+from diffbgm.pipeline.ending import heard_steps, shape_ending
 from diffbgm.pipeline.options import REGENERATE_OPTIONS, GenerationError, GenerationOptions
 from diffbgm.pipeline.outputs import MANIFEST_FORMAT, MANIFEST_VERSION, plan_manifest, read_result, sha256_of, write_outputs
 from diffbgm.pipeline.windows import Score, fill_windows
@@ -214,7 +214,7 @@ class ScoringPipeline:
                            start_key=Key(*key_for_mood(mood, options.seed)), progress=stopwatch.progress)
         if key is not None and options.follows_first_key() and self.model.config.unet.scale_input:
             # The model is told the mood's scale, not its tonic: make the notes sound in the mood's mode.
-            score.roll, key = settle_mode(score.roll, key)
+            score.roll, key = settle_mode(score.roll, key, heard_steps(plan))
         stopwatch.lap("diffusion", then="midi")
         manifest = {"video": str(video.resolve()), "shots": [list(map(float, s)) for s in analysis.shots],
                     "transitions": [t.to_dict() for t in analysis.transitions],
