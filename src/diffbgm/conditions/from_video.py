@@ -43,7 +43,7 @@ BRIGHTNESS_SCALE = (0.15, 0.75)
 CALIBRATED_RANGE: dict[str, tuple[float, float]] = {"density": (0.06, 0.8), "register": (0.33, 0.72)}
 # How far a mood moves density (with arousal) and register (with valence), in unit features (the result
 # is clipped into CALIBRATED_RANGE). Large enough that "sad" and "happy" words are heard over the picture:
-# the model follows the register channel at about two thirds of the asked pitch change (docs/mood.md).
+# the model follows only a part of an asked change of register or density (docs/mood.md).
 MOOD_DENSITY_SHIFT, MOOD_REGISTER_SHIFT = 0.35, 0.25
 # How far arousal moves the intensity that sets note velocities (1 = the whole velocity range).
 MOOD_INTENSITY_SHIFT = 0.25
