@@ -76,3 +76,17 @@ def test_free_words_land_on_near_mood_words(embedder: SentenceEmbedder) -> None:
 def test_empty_text_is_an_error(embedder: SentenceEmbedder) -> None:
     with pytest.raises(ValueError, match="empty"):
         mood_from_text(" , ; ", embedder)
+
+
+def test_pace_words_move_only_the_arousal() -> None:
+    class NoEmbedder:
+        def embed(self, texts):
+            raise AssertionError("pace words must not be embedded (the nearest mood word of 'a fast mood' is calm)")
+
+    lively, faster = mood_from_text("energetic, happy", NoEmbedder()), mood_from_text("energetic, happy, fast", NoEmbedder())
+    sad, slower = mood_from_text("sad", NoEmbedder()), mood_from_text("sad, slow", NoEmbedder())
+    assert faster.arousal > lively.arousal and faster.valence == pytest.approx(lively.valence)
+    assert slower.arousal < sad.arousal and slower.valence == pytest.approx(sad.valence)
+    assert mood_words_from_text("calm, sad, slow", NoEmbedder()) == ["calm", "sad"]
+    only_pace = mood_from_text("slow", NoEmbedder())
+    assert only_pace.valence == 0.0 and only_pace.arousal < 0

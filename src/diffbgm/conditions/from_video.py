@@ -6,7 +6,7 @@ that a calm video stays calm and a frantic one asks for many notes: stretching e
 range made both ask for the same music. Accents (saliency, frame-difference peaks) stay relative to the
 video's own peaks. Each unit value is then mapped onto the range the feature takes on POP909
 (``CALIBRATED_RANGE``), so that the model sees conditions like the ones it was trained on; the mood of
-each shot moves density and register a little (:func:`mood_offsets`):
+each shot moves density and register (:func:`mood_offsets`):
 
     density  <- motion                      register <- brightness
     strength <- saliency and frame-difference peaks, full at each shot's first beat
@@ -41,8 +41,10 @@ BRIGHTNESS_SCALE = (0.15, 0.75)
 # The features' range on POP909 train windows, about the 2nd..98th percentiles, wider than
 # TYPICAL_RANGE (10th..90th) so that the calmest and the busiest pictures reach sparse and busy music.
 CALIBRATED_RANGE: dict[str, tuple[float, float]] = {"density": (0.06, 0.8), "register": (0.33, 0.72)}
-# How far a mood moves density (with arousal) and register (with valence), in unit features.
-MOOD_DENSITY_SHIFT, MOOD_REGISTER_SHIFT = 0.15, 0.08
+# How far a mood moves density (with arousal) and register (with valence), in unit features (the result
+# is clipped into CALIBRATED_RANGE). Large enough that "sad" and "happy" words are heard over the picture:
+# the model follows only a part of an asked change of register or density (docs/mood.md).
+MOOD_DENSITY_SHIFT, MOOD_REGISTER_SHIFT = 0.35, 0.25
 # How far arousal moves the intensity that sets note velocities (1 = the whole velocity range).
 MOOD_INTENSITY_SHIFT = 0.25
 # A curve whose robust spread is below this carries no information: it maps to the middle of the range.

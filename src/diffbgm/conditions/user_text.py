@@ -1,7 +1,9 @@
 """The user's own words: mood text mapped onto the mood vocabulary, and captions put on the shots.
 
 Free mood text ("calm, warm", "a quiet sea") is split into phrases; known mood words are taken as
-they are and any other phrase goes to the mood word whose sentence embedding is nearest. The text
+they are and any other phrase goes to the mood word whose sentence embedding is nearest. Words of pace
+("slow", "fast") move only the arousal: they are no mood of their own, and the nearest mood word of
+"a fast mood" is "calm", which made "energetic, happy, fast" calmer than "energetic, happy". The text
 encoder is the one of the semantic stream, passed in by the caller.
 """
 
@@ -11,6 +13,8 @@ import dataclasses
 import re
 from collections.abc import Sequence
 
+import numpy as np
+
 from diffbgm.conditions.text import SentenceEmbedder
 from diffbgm.music.mood import MOOD_WORDS, Mood, mood_from_words
 from diffbgm.video.analysis import VideoAnalysis
@@ -19,6 +23,12 @@ from diffbgm.video.captions import resolve_shot_captions
 # Phrases and mood words are embedded inside the same short template: bare single words embed
 # noisily with MiniLM (e.g. "melancholy" lands on "nostalgic"), "a melancholy mood" lands on "sad".
 _MOOD_TEMPLATE = "a {} mood"
+# Pace words -> arousal in [-1, 1] (Russell's arousal axis: fast music reads aroused, slow calm;
+# Gabrielsson & Lindstroem 2010). They say nothing of valence, so they leave it to the mood words.
+PACE_WORDS: dict[str, float] = {
+    "slow": -0.7, "slower": -0.7, "leisurely": -0.6, "relaxed": -0.6, "unhurried": -0.6,
+    "fast": 0.8, "faster": 0.8, "quick": 0.7, "rapid": 0.8, "upbeat": 0.7, "lively": 0.7, "driving": 0.8,
+}
 
 
 def split_phrases(text: str) -> list[str]:
@@ -30,7 +40,8 @@ def split_phrases(text: str) -> list[str]:
 def mood_words_from_text(text: str, embedder: SentenceEmbedder) -> list[str]:
     """Map the user's words onto ``MOOD_WORDS``, one word per phrase.
 
-    A phrase that contains known mood words contributes those words; any other phrase contributes
+    A phrase that contains known mood words contributes those words; a phrase of pace words only
+    (:data:`PACE_WORDS`, read by :func:`pace_arousals`) contributes none; any other phrase contributes
     the mood word whose sentence embedding is most similar (cosine) to the phrase's, both embedded
     in the template ``"a {} mood"``.
     """
@@ -40,10 +51,11 @@ def mood_words_from_text(text: str, embedder: SentenceEmbedder) -> list[str]:
     words: list[str] = []
     unknown: list[str] = []
     for phrase in phrases:
-        exact = [w for w in re.findall(r"[a-z]+", phrase) if w in MOOD_WORDS]
+        tokens = re.findall(r"[a-z]+", phrase)
+        exact = [w for w in tokens if w in MOOD_WORDS]
         if exact:
             words.extend(exact)
-        else:
+        elif not any(w in PACE_WORDS for w in tokens):
             unknown.append(phrase)
     if unknown:
         vocabulary = list(MOOD_WORDS)
@@ -55,9 +67,21 @@ def mood_words_from_text(text: str, embedder: SentenceEmbedder) -> list[str]:
     return words
 
 
+def pace_arousals(text: str) -> list[float]:
+    """The arousal of every pace word in ``text`` (:data:`PACE_WORDS`), in order."""
+    return [PACE_WORDS[w] for phrase in split_phrases(text) for w in re.findall(r"[a-z]+", phrase) if w in PACE_WORDS]
+
+
 def mood_from_text(text: str, embedder: SentenceEmbedder) -> Mood:
-    """The mean mood of the words in ``text`` (e.g. ``"calm, warm"``), see :func:`mood_words_from_text`."""
-    return mood_from_words(mood_words_from_text(text, embedder))
+    """The mood of the words in ``text`` (e.g. ``"calm, warm"``, ``"sad, slow"``): the mean of its mood
+    words (:func:`mood_words_from_text`), with its pace words (:func:`pace_arousals`) averaged into the
+    arousal only."""
+    words = mood_words_from_text(text, embedder)
+    pace = pace_arousals(text)
+    if not words:
+        return Mood(0.0, float(np.mean(pace)))
+    mood = mood_from_words(words)
+    return Mood(mood.valence, float(np.mean([MOOD_WORDS[w][1] for w in words] + pace)))
 
 
 def apply_user_text(

@@ -126,6 +126,13 @@ MOTION_SHARE = 0.3
 # at the fastest tempo holds a whole number of bars), clipped to tempi a 4/4 pop score can use.
 RANGE_HALF_OCTAVES = 0.5
 ABSOLUTE_BPM_RANGE = (50.0, 200.0)
+# The user's own mood words ("sad, slow") are a request, not a guess from the picture: the motion weighs
+# less against them and the range narrows around their tempo, so that cuts that suit another tempo
+# cannot take the music there (the planner's pull alone loses to the cuts; docs/mood.md). The range
+# then spans less than an octave: a stretch may hold no whole number of bars, and the planner puts
+# its cut on a beat instead.
+WORDED_MOTION_SHARE = 0.1
+WORDED_RANGE_HALF_OCTAVES = 0.4
 
 
 @dataclass(frozen=True)
@@ -146,19 +153,23 @@ def motion_arousal(motion: float) -> float:
     return float(np.clip(0.5 * math.log2(max(motion, 1e-6) / NEUTRAL_MOTION), -1.0, 1.0))
 
 
-def tempo_for_mood(arousal: float, valence: float = 0.0, motion: float | None = None) -> TempoPreference:
+def tempo_for_mood(arousal: float, valence: float = 0.0, motion: float | None = None,
+                   worded: bool = False) -> TempoPreference:
     """Tempo range and preferred tempo for a mood (valence, arousal in [-1, 1]) and optionally the
     video's mean motion in frame widths per second.
 
     Aroused moods get faster tempi, calm ones slower: with neither word nor motion the result is the
-    neutral 70-140 BPM range around 99 BPM.
+    neutral 70-140 BPM range around 99 BPM. ``worded``: the mood is the user's own words, held more
+    firmly (:data:`WORDED_MOTION_SHARE`, :data:`WORDED_RANGE_HALF_OCTAVES`).
     """
     if not (-1.0 <= arousal <= 1.0 and -1.0 <= valence <= 1.0):
         raise ValueError(f"arousal and valence must lie in [-1, 1], got {arousal}, {valence}")
+    share = WORDED_MOTION_SHARE if worded else MOTION_SHARE
+    half_octaves = WORDED_RANGE_HALF_OCTAVES if worded else RANGE_HALF_OCTAVES
     if motion is not None:
-        arousal = (1.0 - MOTION_SHARE) * arousal + MOTION_SHARE * motion_arousal(motion)
+        arousal = (1.0 - share) * arousal + share * motion_arousal(motion)
     octaves = AROUSAL_OCTAVES * arousal + VALENCE_OCTAVES * valence
     low, high = ABSOLUTE_BPM_RANGE
     preferred = float(np.clip(NEUTRAL_BPM * 2.0**octaves, low, high))
-    bpm_range = (max(low, preferred * 2.0**-RANGE_HALF_OCTAVES), min(high, preferred * 2.0**RANGE_HALF_OCTAVES))
+    bpm_range = (max(low, preferred * 2.0**-half_octaves), min(high, preferred * 2.0**half_octaves))
     return TempoPreference(bpm_range=bpm_range, preferred_bpm=preferred)

@@ -173,17 +173,19 @@ class TimingPlan:
 
 
 def timing_config(bpm: float | None = None, tempo_range: tuple[float, float] | None = None,
-                  arousal: float | None = None, valence: float = 0.0, motion: float | None = None) -> TimingConfig:
+                  arousal: float | None = None, valence: float = 0.0, motion: float | None = None,
+                  worded: bool = False) -> TimingConfig:
     """The planner's options from what the user gave: a fixed tempo wins, then a tempo range, then the
-    tempo the mood (arousal, valence in [-1, 1]) and the picture's mean motion (frame widths per second)
-    ask for (:func:`diffbgm.music.tempo.tempo_for_mood`); with none of them, the defaults."""
+    tempo the mood (arousal, valence in [-1, 1]; ``worded``: the user's own words) and the picture's
+    mean motion (frame widths per second) ask for (:func:`diffbgm.music.tempo.tempo_for_mood`); with
+    none of them, the defaults."""
     if bpm is not None:
         return TimingConfig(bpm=bpm)
     if tempo_range is not None:
         return TimingConfig(bpm_range=(float(tempo_range[0]), float(tempo_range[1])))
     if arousal is None and motion is None:
         return TimingConfig()
-    preference = tempo_for_mood(0.0 if arousal is None else arousal, valence, motion)
+    preference = tempo_for_mood(0.0 if arousal is None else arousal, valence, motion, worded)
     return TimingConfig(bpm_range=preference.bpm_range, preferred_bpm=preference.preferred_bpm)
 
 

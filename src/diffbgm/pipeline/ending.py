@@ -19,6 +19,12 @@ def key_of_roll(roll: PianoRoll) -> Key:
     return Key(*estimate_key(beat_notes_from_pianoroll(roll.to_array())))
 
 
+def heard_steps(plan: TimingPlan) -> int:
+    """Steps of the piece that sound before the video's end (the rest of the last bar is cut off)."""
+    end_step = int(np.floor(plan.tempo_map.beat_of_time(plan.duration_s) * STEPS_PER_BEAT + 1e-6))
+    return min(end_step, plan.n_beats * STEPS_PER_BEAT)
+
+
 def shape_ending(roll: PianoRoll, plan: TimingPlan, fade_bars: int, cadence: bool,
                  key: Key | None = None) -> tuple[PianoRoll, dict]:
     """Fade the last bars out, stop every note by the video's end and (optionally) end on the tonic.
@@ -28,8 +34,7 @@ def shape_ending(roll: PianoRoll, plan: TimingPlan, fade_bars: int, cadence: boo
     replaces the last bar by a tonic triad of ``key`` (default: the key estimated from the notes),
     voiced around the piece's median pitch over a bass tonic, held to the end.
     """
-    end_step = int(np.floor(plan.tempo_map.beat_of_time(plan.duration_s) * STEPS_PER_BEAT + 1e-6))
-    end_step = min(end_step, plan.n_beats * STEPS_PER_BEAT)
+    end_step = heard_steps(plan)
     notes = [n for n in roll.to_notes() if n.start < end_step]
     if key is None:
         key = key_of_roll(PianoRoll.from_notes(notes, n_steps=end_step)) if notes else Key(0, "major")

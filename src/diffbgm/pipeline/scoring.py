@@ -24,11 +24,12 @@ from diffbgm.conditions.text import SentenceEmbedder
 from diffbgm.conditions.user_text import apply_shot_moods, apply_user_text
 from diffbgm.music.grid import N_PITCHES, ONSET, STEPS_PER_BEAT, SUSTAIN
 from diffbgm.music.key import Key
+from diffbgm.music.mode import settle_mode
 from diffbgm.music.pianoroll import PianoRoll
 from diffbgm.music.mood import Mood, key_for_mood
 from diffbgm.music.planner import plan_timing
 from diffbgm.music.timing import TimingConfig, TimingPlan, VideoTooShortError, timing_config
-from diffbgm.pipeline.ending import shape_ending
+from diffbgm.pipeline.ending import heard_steps, shape_ending
 from diffbgm.pipeline.options import REGENERATE_OPTIONS, GenerationError, GenerationOptions
 from diffbgm.pipeline.outputs import MANIFEST_FORMAT, MANIFEST_VERSION, plan_manifest, read_result, sha256_of, write_outputs
 from diffbgm.pipeline.windows import Score, fill_windows
@@ -215,6 +216,9 @@ class ScoringPipeline:
         free = np.ones(score.roll.shape[1], dtype=bool)
         key = fill_windows(self.model, score, free, options, revision=0, device=self.device,
                            start_key=Key(*key_for_mood(mood, options.seed)), progress=stopwatch.progress)
+        if key is not None and options.follows_first_key() and self.model.config.unet.scale_input:
+            # The model is told the mood's scale, not its tonic: make the notes sound in the mood's mode.
+            score.roll, key = settle_mode(score.roll, key, heard_steps(plan))
         stopwatch.lap("diffusion", then="midi")
         manifest = {"video": str(video.resolve()), "shots": [list(map(float, s)) for s in analysis.shots],
                     "transitions": [t.to_dict() for t in analysis.transitions],
@@ -307,10 +311,12 @@ class ScoringPipeline:
 
 def timing_config_for(analysis, options: GenerationOptions, mood: Mood | None = None) -> TimingConfig:
     """The planner's options for a video: the user's fixed tempo or range, else the tempo of the video's
-    mood (``mood``, default :func:`overall_mood`) and motion."""
+    mood (``mood``, default :func:`overall_mood`) and motion, held more firmly when ``options.mood``
+    gives the user's words."""
     mood = overall_mood(analysis) if mood is None else mood
     return timing_config(bpm=options.bpm, tempo_range=options.tempo_range, arousal=mood.arousal,
-                         valence=mood.valence, motion=float(np.mean(analysis.features["motion"])))
+                         valence=mood.valence, motion=float(np.mean(analysis.features["motion"])),
+                         worded=options.mood is not None)
 
 
 def timing_plan(analysis, options: GenerationOptions, mood: Mood | None = None) -> TimingPlan:
