@@ -262,6 +262,33 @@ def test_a_model_that_reads_the_key_is_told_it_and_strict_key_holds_the_scale(vi
     assert json.loads(strict.files["json"].read_text())["options"]["strict_key"] is True
 
 
+def test_regenerating_keeps_the_earlier_pieces_key(video, workdir):
+    """The kept music of a piece can read in another key (its relative, or a neighbour) than the one the
+    piece was written in: regenerating keeps the earlier result's key, not an estimate of what is left."""
+    from diffbgm.pipeline.windows import key_of_known_music
+
+    keyed = ScoringPipeline.from_checkpoint(tiny_checkpoint(workdir / "kept_key.safetensors", scale_input=True))
+    (workdir / "kept_key").mkdir()
+    target = workdir / "kept_key" / "auto.mp4"
+    run(keyed, video, target, GenerationOptions(steps=2, seed=5))
+    manifest_path = target.with_suffix(".json")
+    manifest = json.loads(manifest_path.read_text())
+    with np.load(target.with_suffix(".npz")) as stored:
+        roll = stored["roll"].astype(bool)
+    plan_beats = np.asarray(manifest["beats_s"])
+    free = np.zeros(roll.shape[1], dtype=bool)
+    free[int(np.searchsorted(plan_beats, 1.0 - 1e-6)) * STEPS_PER_BEAT:
+         int(np.searchsorted(plan_beats, 3.0 - 1e-6)) * STEPS_PER_BEAT] = True
+    estimate = key_of_known_music(roll, free)
+    # The earlier piece's key, a tritone away from what the kept notes suggest.
+    written = Key((estimate.tonic + 6) % 12, estimate.mode)
+    manifest["ending"].update(key_tonic=written.tonic, key_mode=written.mode)
+    manifest_path.write_text(json.dumps(manifest))
+    redone = regenerate(keyed, video, target, 1.0, 3.0)
+    ending = json.loads(redone.files["json"].read_text())["ending"]
+    assert Key(ending["key_tonic"], ending["key_mode"]) == written
+
+
 @pytest.fixture(scope="module")
 def grooved(workdir):
     """A random model that reads a groove, and a 20-s video."""

@@ -24,7 +24,7 @@ from diffbgm.conditions.text import SentenceEmbedder
 from diffbgm.conditions.user_text import apply_shot_moods, apply_user_text
 from diffbgm.music.grid import N_PITCHES, ONSET, STEPS_PER_BEAT, SUSTAIN
 from diffbgm.music.key import Key
-from diffbgm.music.mode import settle_mode
+from diffbgm.music.mode import settle_mode, to_parallel_mode
 from diffbgm.music.pianoroll import PianoRoll
 from diffbgm.music.mood import Mood, key_for_mood
 from diffbgm.music.planner import plan_timing
@@ -262,8 +262,13 @@ class ScoringPipeline:
         free = np.zeros(score.roll.shape[1], dtype=bool)
         free[first:last] = True
         revision = int(manifest.get("revision", 0)) + 1
+        ending = manifest.get("ending") or {}
+        earlier_key = Key(int(ending["key_tonic"]), ending["key_mode"]) if "key_tonic" in ending else None
         key = fill_windows(self.model, score, free, options, revision=revision, device=self.device,
-                           progress=stopwatch.progress)
+                           known_key=earlier_key, progress=stopwatch.progress)
+        if key is not None and options.follows_first_key() and self.model.config.unet.scale_input:
+            # As in generate(): the new notes are told the scale, and sound in the piece's mode.
+            score.roll[:, first:last] = to_parallel_mode(score.roll[:, first:last], key.tonic, key.mode)
         stopwatch.lap("diffusion", then="midi")
         start_time, end_time = (float(plan.tempo_map.time_of_beat(s / STEPS_PER_BEAT)) for s in (first, last))
         kept = {name: manifest[name] for name in ("video", "shots", "transitions", "mood") if name in manifest}

@@ -91,12 +91,14 @@ def window_context(roll: np.ndarray, free: np.ndarray, span: WindowSpan) -> tupl
 
 
 def fill_windows(model, score: Score, free: np.ndarray, options: GenerationOptions, revision: int,
-                 device: str = "cpu", start_key: Key | None = None,
+                 device: str = "cpu", start_key: Key | None = None, known_key: Key | None = None,
                  progress: Callable[[str, int, int], None] | None = None) -> Key | None:
     """Generate the ``free`` steps of ``score.roll`` window by window, the rest being known.
 
     ``start_key`` is the key a model that reads one is told from the first window on under ``"auto"``
-    when no music is known yet (the mood's key); without it the first window chooses.
+    when no music is known yet (the mood's key); without it the first window chooses. ``known_key`` is
+    the key of the music already known (an earlier result's, when regenerating), kept under ``"auto"``
+    instead of estimating one from those notes: part of a piece can read in its relative key.
     ``progress("diffusion", done, n_windows)`` is called after each window (also one with nothing free).
     Returns the key the windows were held to: the given one, the one ``"auto"`` settled on (from the
     music already known when regenerating, else ``start_key`` or the first window written), or ``None``.
@@ -111,7 +113,7 @@ def fill_windows(model, score: Score, free: np.ndarray, options: GenerationOptio
     # A model that reads the key is told it; the others (and --strict-key) get its scale as a mask.
     reads_key = model.config.unet.scale_input
     if options.follows_first_key():
-        key = key_of_known_music(score.roll, free)
+        key = known_key if known_key is not None else key_of_known_music(score.roll, free)
         if key is None and reads_key:
             key = start_key
     hard_key = options.strict_key or not reads_key
@@ -147,7 +149,7 @@ def fill_windows(model, score: Score, free: np.ndarray, options: GenerationOptio
         if progress is not None:
             progress("diffusion", index + 1, len(spans))
         if key is None and options.follows_first_key():
-            key = key_of_known_music(score.roll, free)
+            key = known_key if known_key is not None else key_of_known_music(score.roll, free)
             if key is not None:
                 logger.info("the music settled in %s", key)
     return key
