@@ -7,6 +7,7 @@ other local sentence-transformers model.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Sequence
 
@@ -32,9 +33,27 @@ class SentenceEmbedder:
         self.device = device
         self._model = None
         self._cache: dict[str, np.ndarray] = {}
+        self._loading = threading.Lock()
+        self._loader: threading.Thread | None = None
+
+    def load_in_background(self) -> None:
+        """Start loading the model on a thread, so that work done meanwhile (the video analysis)
+        overlaps its imports, which take seconds; :meth:`embed` waits for it. A load that fails
+        there is tried again, and fails with its error, in :meth:`embed`."""
+        if self._model is None and self._loader is None:
+            self._loader = threading.Thread(target=self._load_quietly, name="diffbgm-text-model", daemon=True)
+            self._loader.start()
+
+    def _load_quietly(self) -> None:
+        try:
+            self._load()
+        except Exception:  # noqa: BLE001 - reported by the caller's own load
+            pass
 
     def _load(self):
-        if self._model is None:
+        with self._loading:
+            if self._model is not None:
+                return self._model
             from sentence_transformers import SentenceTransformer
 
             if self.model_dir is None:

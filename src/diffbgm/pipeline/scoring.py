@@ -185,6 +185,8 @@ class ScoringPipeline:
             options = dataclasses.replace(options, seed=int(file_hash(video)[:8], 16))
         stopwatch = _Stopwatch(progress)
         stopwatch.begin("analyze")
+        # The text model's imports take seconds: they overlap the analysis, which needs the GIL little.
+        self.embedder.load_in_background()
         analysis = analyze_video(video, self.analysis_config, progress=False, cache_dir=self.cache_dir,
                                  cuts=cuts, encoder=self.image_encoder, device=self.device)
         if captions is None:

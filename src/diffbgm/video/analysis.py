@@ -25,6 +25,7 @@ from diffbgm.video import cache
 from diffbgm.video.decode import VideoError, iter_frames, probe_video, stream_timing
 from diffbgm.video.dynamics import DynamicsExtractor, mark_cuts
 from diffbgm.video.edits import SourceLuma, find_edits
+from diffbgm.video.embedding_queue import EmbeddingQueue
 from diffbgm.video.record import ANALYSIS_FILE, FEATURES_FILE, VideoAnalysis
 from diffbgm.video.shot_description import describe_shots
 from diffbgm.video.shots import ShotDetector, ShotList
@@ -115,8 +116,7 @@ def _run_analysis(
     dynamics = DynamicsExtractor(config.fps, flow_width=config.flow_width)
     embed_step = max(1, round(config.fps / config.embed_fps))
     thumb_step = max(1, round(config.fps * config.thumbnail_every_s))
-    batch: list[np.ndarray] = []
-    embedded: list[np.ndarray] = []
+    embeddings_queue = EmbeddingQueue(encoder)
     sample_index: list[int] = []
     thumbnails: list[np.ndarray] = []
     thumbnail_times: list[float] = []
@@ -131,41 +131,41 @@ def _run_analysis(
                 signals.push(frame.rgb)
             dynamics.push(frame.rgb)
             if frame.index % embed_step == 0:
-                batch.append(frame.rgb)
+                embeddings_queue.push(frame.rgb)
                 sample_index.append(frame.index)
-                if len(batch) == 16:
-                    embedded.append(encoder.embed(np.stack(batch)))
-                    batch = []
             if frame.index % thumb_step == 0:
                 height, width = frame.rgb.shape[:2]
                 thumb_width = max(2, round(width * config.thumbnail_height / height))
                 thumbnails.append(cv2.resize(frame.rgb, (thumb_width, config.thumbnail_height), interpolation=cv2.INTER_AREA))
                 thumbnail_times.append(frame.time_s)
             bar.update(1)
-    finally:
         bar.close()
-    if batch:
-        embedded.append(encoder.embed(np.stack(batch)))
-    frame_times = np.asarray(times, np.float64)
-    timing = stream_timing(path)
-    duration_s = timing.end_s
-    edits = None
-    accents_s: list[float] = []
-    if cuts is not None:
-        shot_list = cuts
-    else:
-        edits = find_edits(path, signals, frame_times, detector.finish(), timing, config.fps, source_luma)
-        # No boundary within min_shot_s of the video's end: no shot worth scoring, but the picture
-        # still changes there, so the music marks it with an accent.
-        last_start_s = duration_s - config.min_shot_s
-        boundaries = [t for t in edits.boundaries_s if t <= last_start_s]
-        accents_s = sorted(set(edits.accents_s) | {t for t in edits.boundaries_s if t > last_start_s})
-        shot_list = ShotList(tuple(boundaries), duration_s)
-    shot_list = ShotList(shot_list.cuts_s, duration_s)
+        # The encoder's worker may still be busy: the edits are found (and cuts refined) meanwhile.
+        frame_times = np.asarray(times, np.float64)
+        timing = stream_timing(path)
+        duration_s = timing.end_s
+        edits = None
+        accents_s: list[float] = []
+        if cuts is not None:
+            shot_list = cuts
+        else:
+            edits = find_edits(path, signals, frame_times, detector.finish(), timing, config.fps, source_luma)
+            # No boundary within min_shot_s of the video's end: no shot worth scoring, but the picture
+            # still changes there, so the music marks it with an accent.
+            last_start_s = duration_s - config.min_shot_s
+            boundaries = [t for t in edits.boundaries_s if t <= last_start_s]
+            accents_s = sorted(set(edits.accents_s) | {t for t in edits.boundaries_s if t > last_start_s})
+            shot_list = ShotList(tuple(boundaries), duration_s)
+        shot_list = ShotList(shot_list.cuts_s, duration_s)
+    except BaseException:
+        bar.close()
+        embeddings_queue.close()
+        raise
+    sampled = embeddings_queue.finish()
     cut_indices = np.searchsorted(frame_times, np.asarray(shot_list.cuts_s) - 1e-6)
     features = mark_cuts(dynamics.finish(), cut_indices)
     shot_of_frame = np.searchsorted(np.asarray(shot_list.cuts_s), frame_times, side="right")
-    embeddings = _interpolate_in_shots(np.asarray(sample_index), np.concatenate(embedded), shot_of_frame)
+    embeddings = _interpolate_in_shots(np.asarray(sample_index), sampled, shot_of_frame)
     analysis = VideoAnalysis(
         duration_s=duration_s,
         fps=info.fps,

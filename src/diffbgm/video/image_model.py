@@ -57,7 +57,9 @@ class SameConv2d(nn.Conv2d):
             total = max((out - 1) * stride + kernel - size, 0)
             pads.append((total // 2, total - total // 2))
         (top, bottom), (left, right) = pads
-        return super().forward(F.pad(x, (left, right, top, bottom)))
+        if top or bottom or left or right:  # most convolutions are 1x1: no padding, and no copy
+            x = F.pad(x, (left, right, top, bottom))
+        return super().forward(x)
 
 
 def _bn(channels: int) -> nn.BatchNorm2d:
