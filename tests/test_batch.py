@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import sys
 
 import pytest
@@ -48,6 +49,8 @@ def ray_instance():
     import ray
 
     assert connect("auto"), "this process was connected to Ray already"
+    # A local instance's workers have the priority of local worker processes (Ray's own default: nice 15).
+    assert ray.get(ray.remote(lambda: os.nice(0)).remote()) == os.nice(0)
     yield
     ray.shutdown()
 

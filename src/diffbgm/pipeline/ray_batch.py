@@ -74,7 +74,9 @@ def connect(address: str) -> bool:
             try:
                 ray.init(address=AUTO, **settings)
             except ConnectionError:
-                ray.init(**settings)
+                # Ray starts its workers at niceness 15 (its config's worker_niceness), behind every other
+                # process; on this machine they score at the priority --workers processes have.
+                ray.init(**settings, _system_config={"worker_niceness": 0})
         else:
             ray.init(address=address, **settings)
     except (ConnectionError, ValueError, RuntimeError) as error:
