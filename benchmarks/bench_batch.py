@@ -70,7 +70,8 @@ def main() -> None:
     cores = len(os.sched_getaffinity(0))
     print(f"{args.videos} videos of {args.seconds:g} s at {SIZE[0]}x{SIZE[1]}; {cores} cores; load average "
           f"{os.getloadavg()[0]:.1f} at the start")
-    print(f"{'setting':<10}{'seconds':>9}{'videos/min':>12}{'scored':>8}  (mean seconds per video in a worker)")
+    print(f"{'setting':<10}{'seconds':>9}{'videos/min':>12}{'scored':>8}{'load':>6}  (mean seconds per video in a "
+          f"worker; load: the 1-min load average after the setting)")
     with tempfile.TemporaryDirectory(prefix="bench-batch-") as folder:
         folder = Path(folder)
         write_clips(folder / "videos", args.videos, args.seconds)
@@ -88,8 +89,8 @@ def main() -> None:
                       f"{finished.stderr.strip()[-500:]}")
                 continue
             mean = sum(row["seconds"] for row in scored) / len(scored)
-            print(f"{setting:<10}{seconds:>9.1f}{60 * args.videos / seconds:>12.2f}{len(scored):>8}  ({mean:.1f} s)",
-                  flush=True)
+            print(f"{setting:<10}{seconds:>9.1f}{60 * args.videos / seconds:>12.2f}{len(scored):>8}"
+                  f"{os.getloadavg()[0]:>6.1f}  ({mean:.1f} s)", flush=True)
     print(f"load average {os.getloadavg()[0]:.1f} at the end")
 
 
