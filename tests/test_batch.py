@@ -177,9 +177,13 @@ def test_ray_workers_that_cannot_load_the_model_fail_every_video(folder, tmp_pat
     assert not any((tmp_path / "out").iterdir())
 
 
-def test_ray_not_installed_or_one_video_is_a_one_line_error(folder, tmp_path, monkeypatch):
+def test_ray_not_installed_a_wrong_address_or_one_video_is_a_one_line_error(folder, tmp_path, monkeypatch):
     result = _batch(folder["videos"] / "a.mp4", "-o", tmp_path / "one.mp4", "--ray", "auto")
     assert result.exit_code != 0 and "--ray scores a batch" in result.output
+    for address, needle in (("127.0.0.1:1", "no Ray cluster answers at 127.0.0.1:1"), ("head", "HOST:PORT")):
+        result = _batch(folder["videos"], "-o", tmp_path / "out", "--ray", address)
+        lines = [line for line in result.output.splitlines() if line.strip()]
+        assert result.exit_code == 1 and len(lines) == 1 and needle in lines[0], result.output
     monkeypatch.setitem(sys.modules, "ray", None)  # what `import ray` meets when Ray is not installed
     result = _batch(folder["videos"], "-o", tmp_path / "out", "--ray", "auto")
     lines = [line for line in result.output.splitlines() if line.strip()]

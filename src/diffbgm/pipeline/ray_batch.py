@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import socket
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,6 +28,8 @@ from diffbgm.pipeline.batch import (
 )
 
 AUTO = "auto"
+CLIENT_PREFIX = "ray://"
+CONNECT_TIMEOUT_S = 5.0
 INSTALL_HINT = "pip install 'diffbgm[ray]'"
 
 
@@ -51,6 +54,18 @@ class ScoringWorker:
 
     def score(self, video: Path, output: Path, options, timeline: bool) -> VideoOutcome:
         return score_video(video, output, options, timeline)
+
+
+def check_reachable(address: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
+    """Raise :class:`BatchError` unless something listens at ``address`` (``[ray://]HOST:PORT``): Ray itself
+    retries an address nobody answers at for minutes."""
+    host, _, port = address.removeprefix(CLIENT_PREFIX).rpartition(":")
+    if not host or not port.isdigit():
+        raise BatchError(f"--ray takes auto or HOST:PORT (or ray://HOST:PORT), got {address!r}")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as error:
+        raise BatchError(f"no Ray cluster answers at {address}: {error.strerror or error}") from None
 
 
 def connect(address: str) -> bool:
@@ -87,8 +102,16 @@ def connect(address: str) -> bool:
 
 def ray_executor(address: str, cpus_per_worker: int) -> Executor:
     """An executor for :func:`diffbgm.pipeline.batch.run_batch` that scores on Ray at ``address`` (see
-    :func:`connect`), each worker an actor holding ``cpus_per_worker`` CPUs of the cluster."""
+    :func:`connect`), each worker an actor holding ``cpus_per_worker`` CPUs of the cluster.
+
+    Raises
+    ------
+    BatchError
+        Ray is not installed, or nothing answers at ``address`` (checked now, before any work).
+    """
     check_ray()
+    if address != AUTO:
+        check_reachable(address)
 
     def execute(work: BatchWork, report: Callable[[VideoOutcome], None]) -> None:
         connected = connect(address)
