@@ -5,7 +5,7 @@ Writes ``--videos`` clips of ``--seconds`` each at 320x180 (a virtual camera ove
 photographs, a cut every 2-3 s, each clip its own photographs: ``tests/footage.py``), then times the
 whole command, as a user waits for it (start-up, model loading in every worker, and for Ray starting a
 local instance included), for each setting of ``--settings``: ``workersN`` is ``--workers N``,
-``rayN`` is ``--ray auto --workers N``. Each setting scores into a fresh folder, without the analysis
+``rayN`` is ``--ray auto --workers N``, a suffix ``tN`` adds ``--threads N``. Each setting scores into a fresh folder, without the analysis
 cache, with the shipped model and ``generate``'s defaults.
 
 Usage: ``python benchmarks/bench_batch.py [--videos 6] [--seconds 10] [--settings workers1,workers2,ray1,ray2]``
@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -50,11 +51,14 @@ def write_clips(folder: Path, count: int, seconds: float) -> list[Path]:
 
 
 def setting_arguments(setting: str) -> list[str]:
-    """``workers2`` -> ``--workers 2``; ``ray2`` -> ``--ray auto --workers 2``."""
-    for prefix, extra in (("workers", []), ("ray", ["--ray", "auto"])):
-        if setting.startswith(prefix) and setting[len(prefix):].isdigit():
-            return [*extra, "--workers", setting[len(prefix):]]
-    raise SystemExit(f"unknown setting {setting!r}: workersN or rayN")
+    """``workers2`` -> ``--workers 2``; ``ray2`` -> ``--ray auto --workers 2``; a suffix ``tN`` adds
+    ``--threads N`` (``workers1t1``)."""
+    match = re.fullmatch(r"(workers|ray)(\d+)(?:t(\d+))?", setting)
+    if match is None:
+        raise SystemExit(f"unknown setting {setting!r}: workersN or rayN, optionally followed by tN")
+    kind, workers, threads = match.groups()
+    return [*(["--ray", "auto"] if kind == "ray" else []), "--workers", workers,
+            *(["--threads", threads] if threads else [])]
 
 
 def main() -> None:
