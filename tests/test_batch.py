@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import sys
 
 import pytest
 from click.testing import CliRunner
@@ -14,6 +16,7 @@ from diffbgm.pipeline.batch import (
     FAILED,
     OK,
     SKIPPED,
+    WORKER_STOPPED,
     BatchError,
     VideoOutcome,
     collect_videos,
@@ -23,6 +26,7 @@ from diffbgm.pipeline.batch import (
     write_summary,
 )
 from diffbgm.pipeline.options import GenerationOptions
+from diffbgm.pipeline.ray_batch import connect, ray_executor
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +41,18 @@ def folder(tmp_path_factory):
     (videos / "b.mp4").write_text("this is a text file, not a video\n")
     (videos / "notes.txt").write_text("not picked up\n")
     return {"root": root, "videos": videos, "model": tiny_checkpoint(root / "tiny.safetensors")}
+
+
+@pytest.fixture(scope="module")
+def ray_instance():
+    """One local Ray instance for this module's Ray tests (Ray takes seconds to start)."""
+    import ray
+
+    assert connect("auto"), "this process was connected to Ray already"
+    # A local instance's workers have the priority of local worker processes (Ray's own default: nice 15).
+    assert ray.get(ray.remote(lambda: os.nice(0)).remote()) == os.nice(0)
+    yield
+    ray.shutdown()
 
 
 def test_collect_videos_sorts_a_folder_and_keeps_files_as_given(tmp_path):
@@ -86,9 +102,12 @@ def _batch(*args):
     return CliRunner().invoke(cli, ["generate", *map(str, args)])
 
 
-def test_a_folder_with_a_broken_video_scores_the_rest_and_a_rerun_resumes(folder, tmp_path):
+@pytest.mark.parametrize("scale_out", [[], ["--ray", "auto", "--workers", "2"]], ids=["here", "ray"])
+def test_a_folder_with_a_broken_video_scores_the_rest_and_a_rerun_resumes(folder, tmp_path, scale_out, request):
+    if scale_out:
+        request.getfixturevalue("ray_instance")
     out = tmp_path / "scored"
-    common = ["--model", folder["model"], "--steps", "1", "--no-cache"]
+    common = ["--model", folder["model"], "--steps", "1", "--no-cache", *scale_out]
     result = _batch(folder["videos"], "-o", out, *common)
     assert result.exit_code == 1, result.output
     assert "Traceback" not in result.output and "Loading weights" not in result.output
@@ -146,3 +165,27 @@ def test_two_worker_processes_score_what_one_would(folder, tmp_path):
     single = run_batch(videos[:1], tmp_path / "one", options, model_path=folder["model"])
     assert (tmp_path / "one" / "c.mid").read_bytes() == (tmp_path / "two" / "c.mid").read_bytes()
     assert single[0].tempo_bpm == outcomes[0].tempo_bpm
+
+
+def test_ray_workers_that_cannot_load_the_model_fail_every_video(folder, tmp_path, ray_instance):
+    broken = tmp_path / "broken.safetensors"
+    broken.write_bytes(b"not a checkpoint")
+    videos = [folder["videos"] / "a.mp4", folder["videos"] / "d.mkv", folder["videos"] / "c.MOV"]
+    outcomes = run_batch(videos, tmp_path / "out", GenerationOptions(steps=1), model_path=broken, workers=2,
+                         executor=ray_executor("auto", 1))
+    assert [(o.video, o.status, o.error) for o in outcomes] == [(str(v), FAILED, WORKER_STOPPED) for v in videos]
+    assert not any((tmp_path / "out").iterdir())
+
+
+def test_ray_not_installed_a_wrong_address_or_one_video_is_a_one_line_error(folder, tmp_path, monkeypatch):
+    result = _batch(folder["videos"] / "a.mp4", "-o", tmp_path / "one.mp4", "--ray", "auto")
+    assert result.exit_code != 0 and "--ray scores a batch" in result.output
+    for address, needle in (("127.0.0.1:1", "no Ray cluster answers at 127.0.0.1:1"), ("head", "HOST:PORT")):
+        result = _batch(folder["videos"], "-o", tmp_path / "out", "--ray", address)
+        lines = [line for line in result.output.splitlines() if line.strip()]
+        assert result.exit_code == 1 and len(lines) == 1 and needle in lines[0], result.output
+    monkeypatch.setitem(sys.modules, "ray", None)  # what `import ray` meets when Ray is not installed
+    result = _batch(folder["videos"], "-o", tmp_path / "out", "--ray", "auto")
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert result.exit_code == 1 and len(lines) == 1 and "pip install 'diffbgm[ray]'" in lines[0], result.output
+    assert not (tmp_path / "out").exists()

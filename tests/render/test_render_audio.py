@@ -16,7 +16,9 @@ from diffbgm.music.pianoroll import PianoRoll
 from diffbgm.render.audio import (
     SAMPLE_RATE,
     Audio,
+    SynthesisError,
     bundled_soundfont,
+    choose_soundfont,
     db_to_gain,
     fit_to_duration,
     mix,
@@ -123,3 +125,37 @@ def test_a_missing_fluidsynth_falls_back_to_midirenderer(tmp_path, monkeypatch):
     monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail("no command may run"))
     _, pm = _late_start_midi()
     assert synthesize(pm, soundfont).duration_s == pytest.approx(pm.get_end_time(), abs=0.1)
+
+
+def test_a_system_soundfont_is_chosen_without_the_fluidsynth_command(tmp_path, monkeypatch):
+    import diffbgm.render.audio as audio_module
+
+    compressed, plain = tmp_path / "sf3" / "MuseScore_General.sf3", tmp_path / "sf2" / "FluidR3_GM.sf2"
+    for path in (compressed, plain):
+        path.parent.mkdir()
+        shutil.copy(bundled_soundfont(), path)
+    monkeypatch.setattr(audio_module, "SYSTEM_SOUNDFONTS", (tmp_path / "absent.sf2", compressed, plain))
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    # midirenderer reads SoundFont 2 only: the .sf3 waits for the fluidsynth command.
+    assert choose_soundfont() == plain
+    assert choose_soundfont(compressed) == compressed  # the user's choice is theirs
+    monkeypatch.setattr(shutil, "which", lambda name: f"/usr/bin/{name}")
+    assert choose_soundfont() == compressed
+    monkeypatch.setattr(audio_module, "SYSTEM_SOUNDFONTS", (tmp_path / "absent.sf2",))
+    assert choose_soundfont() == bundled_soundfont()
+
+
+def test_a_system_soundfont_that_cannot_be_rendered_falls_back_to_the_bundled_one(tmp_path, monkeypatch, caplog):
+    import diffbgm.render.audio as audio_module
+
+    broken = tmp_path / "FluidR3_GM.sf2"
+    broken.write_bytes(b"RIFF\x00\x00\x00\x00sfbk" + bytes(64))
+    monkeypatch.setattr(audio_module, "SYSTEM_SOUNDFONTS", (broken,))
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    _, pm = _late_start_midi()
+    with caplog.at_level("WARNING", logger="diffbgm.render.audio"):
+        audio = synthesize(pm)
+    assert str(broken) in caplog.text and "pretty_midi's SoundFont" in caplog.text
+    assert np.array_equal(audio.samples, synthesize(pm, bundled_soundfont()).samples)
+    with pytest.raises(SynthesisError, match="cannot render"):
+        synthesize(pm, broken)  # a SoundFont the user named is not replaced

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 
@@ -128,9 +129,17 @@ def test_user_cuts_captions_and_mood(cut_video, encoder):
 def test_timeline_picture(analysis, tmp_path):
     path = draw_timeline(analysis, tmp_path / "timeline.png")
     with Image.open(path) as image:
-        assert image.size == (1400, 410) and image.mode in ("RGBA", "RGB")
-        pixels = np.asarray(image.convert("RGB"))
+        assert image.size == (1400, 470) and image.mode in ("RGBA", "RGB")
+        pixels = np.asarray(image.convert("RGB")).astype(int)
     assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 20  # thumbnails and curves were drawn
+    # The captions are drawn under the thumbnails, and nowhere else.
+    uncaptioned = dataclasses.replace(analysis, shot_captions=[""] * len(analysis.shots))
+    with Image.open(draw_timeline(uncaptioned, tmp_path / "uncaptioned.png")) as image:
+        changed_rows = np.flatnonzero(np.abs(np.asarray(image.convert("RGB")).astype(int) - pixels).sum(axis=(1, 2)))
+    assert len(changed_rows) > 5 and 150 < changed_rows.min() and changed_rows.max() < 220
+    # The mood words are drawn in their own colour (matplotlib's tab:purple), in the same row.
+    purple = np.flatnonzero((np.abs(pixels - (148, 103, 189)).sum(axis=2) < 60).any(axis=1))
+    assert len(purple) > 2 and 150 < purple.min() and purple.max() < 220
 
 
 def _digest(path) -> str:

@@ -36,6 +36,10 @@ def _sampler_names() -> list[str]:
 @click.option("--workers", type=click.IntRange(min=1), default=1,
               help="videos scored at once, in as many processes (each loads the model; the threads are shared "
                    "out)")
+@click.option("--ray", "ray_address", type=str, default=None, metavar="auto|ADDRESS",
+              help="score the batch on a Ray cluster, --workers actors each holding its share of --threads CPUs: "
+                   "auto (the running cluster, else a local one) or the head's ADDRESS; needs "
+                   "pip install 'diffbgm[ray]'")
 @click.option("--model", "model_path", type=click.Path(path_type=Path, dir_okay=False),
               help="weights file  [default: the model shipped in the package]")
 @click.option("--bpm", type=click.FloatRange(min=20, max=300), default=None, help="a fixed tempo instead of fitting cuts")
@@ -84,8 +88,8 @@ def _sampler_names() -> list[str]:
 @quiet_option
 @verbose_option
 @click.pass_context
-def generate(ctx, videos, output, workers, model_path, regenerate, device, threads, no_cache, captions_file,
-             cuts_file, write_otio, quiet, verbose, **chosen) -> None:
+def generate(ctx, videos, output, workers, ray_address, model_path, regenerate, device, threads, no_cache,
+             captions_file, cuts_file, write_otio, quiet, verbose, **chosen) -> None:
     """Write background music for VIDEO and put it on the picture.
 
     Several videos, or a folder of videos, are scored into the folder -o; videos already scored
@@ -102,8 +106,10 @@ def generate(ctx, videos, output, workers, model_path, regenerate, device, threa
     if len(videos) > 1 or videos[0].is_dir() or output.is_dir():
         _generate_batch(ctx, videos, output, workers, model_path, device, threads, no_cache, write_otio, quiet,
                         verbose, chosen, refused={"--regenerate": regenerate, "--cuts": cuts_file,
-                                                  "--captions": captions_file})
+                                                  "--captions": captions_file}, ray_address=ray_address)
         return
+    if ray_address is not None:
+        raise click.ClickException("--ray scores a batch: give several videos, a folder, or an existing folder as -o")
     video = videos[0]
     if not video.is_file():
         raise click.ClickException(f"video not found: {video}")
@@ -183,7 +189,7 @@ def _run_generation(video, output, model_path, regenerate, device, no_cache, opt
 
 
 def _generate_batch(ctx, inputs, out_dir, workers, model_path, device, threads, no_cache, write_otio, quiet, verbose,
-                    chosen, refused) -> None:
+                    chosen, refused, ray_address=None) -> None:
     """Score every video of ``inputs`` into ``out_dir``; exit 1 when any failed."""
     from tqdm import tqdm
 
@@ -201,6 +207,11 @@ def _generate_batch(ctx, inputs, out_dir, workers, model_path, device, threads, 
         videos = collect_videos(inputs)
         options = _options_of(chosen)
         options.check()
+        executor = None
+        if ray_address is not None:
+            from diffbgm.pipeline.ray_batch import ray_executor
+
+            executor = ray_executor(ray_address, threads_per_worker(threads, workers))
         with tqdm(total=len(videos), unit="video", desc="scoring", leave=False,
                   disable=not shows_bars(quiet)) as bar:
             def advance(outcome) -> None:
@@ -209,7 +220,7 @@ def _generate_batch(ctx, inputs, out_dir, workers, model_path, device, threads, 
 
             outcomes = run_batch(videos, out_dir, options, model_path=model_path, device=device,
                                  cache_dir=None if no_cache else default_cache_dir(), workers=workers,
-                                 timeline=write_otio, on_outcome=advance,
+                                 timeline=write_otio, on_outcome=advance, executor=executor,
                                  setup=functools.partial(prepare_worker, threads_per_worker(threads, workers)))
     except GenerationError as error:
         raise click.ClickException(str(error)) from None

@@ -3,7 +3,8 @@
 A batch writes ``OUTDIR/<stem>.mp4`` (and its side files) for every video. A video whose scored
 video and manifest are both present is skipped, so a rerun resumes where an interrupted one stopped;
 a video that fails is recorded with its error and the others go on. ``workers`` processes each load
-the model once (``spawn``: CUDA and OpenMP do not survive a ``fork``).
+the model once (``spawn``: CUDA and OpenMP do not survive a ``fork``); an ``executor`` runs them
+elsewhere instead (:mod:`diffbgm.pipeline.ray_batch`: on a Ray cluster).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ FALLBACK_OUTPUT_SUFFIX = ".mkv"
 SUMMARY_CSV = "summary.csv"
 SUMMARY_JSON = "summary.json"
 OK, SKIPPED, FAILED = "ok", "skipped", "failed"
+WORKER_STOPPED = "the worker process stopped (the model could not be loaded, or it ran out of memory)"
 
 
 class BatchError(GenerationError):
@@ -143,15 +145,33 @@ def score_video(video: Path, output: Path, options: GenerationOptions, timeline:
 
 # --- the batch --------------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class BatchWork:
+    """The videos still to score and what each worker needs: handed to an executor."""
+
+    videos: Sequence[Path]
+    out_dir: Path
+    options: GenerationOptions
+    load_args: tuple  # the arguments of load_pipeline
+    workers: int
+    timeline: bool
+
+
+# Scores every video of the work, reporting each outcome as it comes.
+Executor = Callable[[BatchWork, Callable[[VideoOutcome], None]], None]
+
+
 def run_batch(videos: Sequence[Path], out_dir: Path, options: GenerationOptions, *,
               model_path: str | Path | None = None, device: str = "cpu", cache_dir: str | Path | None = None,
               workers: int = 1, timeline: bool = False, setup: Callable[[], None] | None = None,
-              on_outcome: Callable[[VideoOutcome], None] | None = None) -> list[VideoOutcome]:
+              on_outcome: Callable[[VideoOutcome], None] | None = None,
+              executor: Executor | None = None) -> list[VideoOutcome]:
     """Score ``videos`` into ``out_dir`` and return their outcomes, in the order of ``videos``.
 
-    Finished outputs are skipped. ``workers`` > 1 scores in that many processes; ``setup`` runs in
-    each process before its model loads (it must be picklable). ``on_outcome`` is called in this
-    process as each video is done or skipped (for a progress bar).
+    Finished outputs are skipped. ``workers`` > 1 scores in that many processes, an ``executor``
+    wherever it runs them; ``setup`` runs in each worker before its model loads (it must be
+    picklable). ``on_outcome`` is called in this process as each video is done or skipped (for a
+    progress bar).
 
     Raises
     ------
@@ -170,37 +190,39 @@ def run_batch(videos: Sequence[Path], out_dir: Path, options: GenerationOptions,
             report(done)
     if to_do:
         # A model that cannot be loaded stops the batch before it writes anything.
-        if workers <= 1:
+        in_process = workers <= 1 and executor is None
+        if in_process:
             load_pipeline(model_path, device, cache_dir, setup)
         elif model_path is not None and not Path(model_path).is_file():
             raise GenerationError(f"model not found: {model_path}")
         out_dir.mkdir(parents=True, exist_ok=True)
-        if workers <= 1:
-            for video in to_do:
-                outcomes[video] = score_video(video, output_for(video, out_dir), options, timeline)
-                report(outcomes[video])
-        else:
-            _run_in_processes(to_do, out_dir, options, (model_path, device, cache_dir, setup), workers, timeline,
-                              outcomes, report)
+        work = BatchWork(to_do, out_dir, options, (model_path, device, cache_dir, setup), workers, timeline)
+
+        def record(outcome: VideoOutcome) -> None:
+            outcomes[Path(outcome.video)] = outcome
+            report(outcome)
+
+        (_run_here if in_process else executor or _run_in_processes)(work, record)
     return [outcomes[video] for video in videos]
 
 
-def _run_in_processes(videos, out_dir, options, load_args, workers, timeline, outcomes, report) -> None:
+def _run_here(work: BatchWork, report: Callable[[VideoOutcome], None]) -> None:
+    for video in work.videos:
+        report(score_video(video, output_for(video, work.out_dir), work.options, work.timeline))
+
+
+def _run_in_processes(work: BatchWork, report: Callable[[VideoOutcome], None]) -> None:
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=min(workers, len(videos)), mp_context=context,
-                             initializer=load_pipeline, initargs=load_args) as pool:
-        futures = {pool.submit(score_video, video, output_for(video, out_dir), options, timeline): video
-                   for video in videos}
+    with ProcessPoolExecutor(max_workers=min(work.workers, len(work.videos)), mp_context=context,
+                             initializer=load_pipeline, initargs=work.load_args) as pool:
+        futures = {pool.submit(score_video, video, output_for(video, work.out_dir), work.options, work.timeline): video
+                   for video in work.videos}
         for future in as_completed(futures):
-            video = futures[future]
             try:
-                outcome = future.result()
+                report(future.result())
             except BrokenProcessPool:
                 # A worker could not load the model (or died): every video it leaves is failed with why.
-                outcome = VideoOutcome(str(video), FAILED, "the worker process stopped (the model could not be "
-                                                           "loaded, or it ran out of memory)")
-            outcomes[video] = outcome
-            report(outcome)
+                report(VideoOutcome(str(futures[future]), FAILED, WORKER_STOPPED))
 
 
 def write_summary(outcomes: Sequence[VideoOutcome], out_dir: Path) -> tuple[Path, Path]:

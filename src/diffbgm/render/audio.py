@@ -1,9 +1,11 @@
 """MIDI -> stereo audio fitted to the video: SoundFont synthesis, exact length, fade-out, optional mix.
 
-Synthesis uses ``midirenderer`` (a FluidSynth build inside a PyPI wheel) with the General MIDI SoundFont
-that pretty_midi bundles (TimGM6mb, 6 MB) by default. When Debian's ``fluidsynth`` command is installed
-and a larger SoundFont is present (or the user names one), the command renders instead: it gives the
-same result with better instruments.
+The SoundFont is the user's, else the first General MIDI one the system has (:data:`SYSTEM_SOUNDFONTS`:
+Debian's ``fluid-soundfont-gm`` or ``musescore-general-soundfont*``), else the small one pretty_midi
+bundles (TimGM6mb, 6 MB). ``midirenderer`` (a synthesiser inside a PyPI wheel) renders SoundFont 2
+files; Debian's ``fluidsynth`` command, when installed, renders a SoundFont other than the bundled one
+instead, and it alone reads the compressed SoundFont 3 files (``.sf3``). A system SoundFont that cannot
+be rendered falls back to the bundled one, with a warning.
 """
 
 from __future__ import annotations
@@ -27,11 +29,18 @@ logger = logging.getLogger(__name__)
 
 # midirenderer always renders 48 kHz stereo 16-bit (checked by experiment; it has no rate option).
 SAMPLE_RATE = 48000
+# Best first: Debian's fluid-soundfont-gm (140 MB), musescore-general-soundfont-lossless, other
+# distributions' FluidR3, Debian's default-GM alternatives, then MuseScore's compressed ones.
 SYSTEM_SOUNDFONTS = (
     Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"),
+    Path("/usr/share/sounds/sf2/MuseScore_General.sf2"),
     Path("/usr/share/soundfonts/FluidR3_GM.sf2"),
     Path("/usr/share/sounds/sf2/default-GM.sf2"),
+    Path("/usr/share/sounds/sf3/MuseScore_General_HQ.sf3"),
+    Path("/usr/share/sounds/sf3/MuseScore_General.sf3"),
+    Path("/usr/share/sounds/sf3/default-GM.sf3"),
 )
+COMPRESSED_SUFFIX = ".sf3"  # SoundFont 3: read by the fluidsynth command, not by midirenderer
 DEFAULT_PEAK_DB = -3.0
 DEFAULT_FADE_S = 1.5
 
@@ -59,16 +68,17 @@ def bundled_soundfont() -> Path:
 
 
 def choose_soundfont(soundfont: str | Path | None = None) -> Path:
-    """The user's SoundFont, else a system one when ``fluidsynth`` can play it, else the bundled one."""
+    """The user's SoundFont, else the first of :data:`SYSTEM_SOUNDFONTS` present that this machine can
+    render (``.sf3`` only with the ``fluidsynth`` command), else the bundled one."""
     if soundfont is not None:
         path = Path(soundfont)
         if not path.is_file():
             raise FileNotFoundError(f"SoundFont not found: {path}")
         return path
-    if shutil.which("fluidsynth"):
-        for path in SYSTEM_SOUNDFONTS:
-            if path.is_file():
-                return path
+    has_command = shutil.which("fluidsynth") is not None
+    for path in SYSTEM_SOUNDFONTS:
+        if path.is_file() and (has_command or path.suffix.lower() != COMPRESSED_SUFFIX):
+            return path
     return bundled_soundfont()
 
 
@@ -97,18 +107,30 @@ def synthesize(pm: pretty_midi.PrettyMIDI, soundfont: str | Path | None = None) 
     """
     path = choose_soundfont(soundfont)
     midi = _midi_bytes(pm)
-    command = shutil.which("fluidsynth")
-    if command and path != bundled_soundfont():
-        audio = _synthesize_with_command(command, path, midi)
-    else:
-        import midirenderer
-
-        data = midirenderer.render_wave_from(path.read_bytes(), midi)
-        if not data:
-            raise SynthesisError(f"midirenderer produced no audio with SoundFont {path}")
-        audio = decode_wav(bytes(data))
+    try:
+        audio = _render(path, midi)
+    except SynthesisError as error:
+        if soundfont is not None or path == bundled_soundfont():
+            raise
+        logger.warning("%s; rendering with pretty_midi's SoundFont instead", error)
+        audio = _render(bundled_soundfont(), midi)
     end = int(round(pm.get_end_time() * audio.sample_rate))
     return Audio(audio.samples[:end], audio.sample_rate) if len(audio.samples) > end else audio
+
+
+def _render(soundfont: Path, midi: bytes) -> Audio:
+    command = shutil.which("fluidsynth")
+    if command and soundfont != bundled_soundfont():
+        return _synthesize_with_command(command, soundfont, midi)
+    import midirenderer
+
+    try:
+        data = midirenderer.render_wave_from(soundfont.read_bytes(), midi)
+    except RuntimeError as error:  # midirenderer's error for a file it cannot read as a SoundFont 2
+        raise SynthesisError(f"midirenderer cannot render with SoundFont {soundfont}: {error}") from None
+    if not data:
+        raise SynthesisError(f"midirenderer produced no audio with SoundFont {soundfont}")
+    return decode_wav(bytes(data))
 
 
 def _synthesize_with_command(command: str, soundfont: Path, midi: bytes) -> Audio:
