@@ -25,14 +25,14 @@ class MuxError(RuntimeError):
 
 
 def read_audio(path: str | Path, sample_rate: int, channels: int = 2) -> Audio | None:
-    """Decode a file's first audio stream to float32 at ``sample_rate``; ``None`` if it has none."""
+    """Decode a file's first audio stream to int16 PCM at ``sample_rate``; ``None`` if it has none."""
     layout = {1: "mono", 2: "stereo"}[channels]
     try:
         with av.open(str(path)) as container:
             if not container.streams.audio:
                 return None
             stream = container.streams.audio[0]
-            resampler = av.AudioResampler(format="flt", layout=layout, rate=sample_rate)
+            resampler = av.AudioResampler(format="s16", layout=layout, rate=sample_rate)
             chunks = []
             for frame in container.decode(stream):
                 for out in resampler.resample(frame):
@@ -41,8 +41,8 @@ def read_audio(path: str | Path, sample_rate: int, channels: int = 2) -> Audio |
                 chunks.append(out.to_ndarray().reshape(-1, channels))
     except av.error.FFmpegError as error:
         raise MuxError(f"cannot read the audio of {path}: {error}") from None
-    samples = np.concatenate(chunks) if chunks else np.zeros((0, channels), np.float32)
-    return Audio(samples.astype(np.float32), sample_rate)
+    samples = np.concatenate(chunks) if chunks else np.zeros((0, channels), np.int16)
+    return Audio(samples, sample_rate)
 
 
 def check_copyable(video_path: str | Path, output_path: str | Path) -> None:
@@ -105,14 +105,12 @@ def mux_audio(video_path: str | Path, audio: Audio, output_path: str | Path,
 
 def _encode_audio(target: av.container.OutputContainer, stream: av.audio.stream.AudioStream, audio: Audio,
                   first_sample: int = 0) -> None:
-    samples = audio.samples
-    if samples.shape[1] == 1:
-        samples = np.repeat(samples, 2, axis=1)
-    planar = np.ascontiguousarray(np.clip(samples, -1.0, 1.0).T.astype(np.float32))
     frame_size = stream.codec_context.frame_size or 1024
-    for start in range(0, planar.shape[1], frame_size):
-        chunk = np.ascontiguousarray(planar[:, start:start + frame_size])
-        frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="stereo")
+    for start, piece in audio.chunks(frame_size):
+        if piece.shape[1] == 1:
+            piece = np.repeat(piece, 2, axis=1)
+        planar = np.ascontiguousarray(np.clip(piece, -1.0, 1.0).T, dtype=np.float32)
+        frame = av.AudioFrame.from_ndarray(planar, format="fltp", layout="stereo")
         frame.sample_rate = audio.sample_rate
         frame.pts = first_sample + start
         frame.time_base = Fraction(1, audio.sample_rate)
