@@ -7,7 +7,8 @@ memory. ``diffbgm generate`` then scores it in a child process; the child's peak
 between the scored video's audio and picture lengths are printed. The issue's targets: peak memory
 at most 2 GB and flat in the video's length, audio and picture lengths within one frame.
 
-Usage: ``python benchmarks/bench_long.py [--minutes 60] [--fps 24] [--steps N] [--keep-audio]``
+Usage: ``python benchmarks/bench_long.py [--minutes 60] [--fps 24] [--steps N] [--keep-audio]
+[--folder DIR [--reuse-video]]``
 (``--keep-audio`` also gives the video a sound track and mixes it in at -12 dB).
 """
 
@@ -105,6 +106,7 @@ def main() -> None:
     parser.add_argument("--keep-audio", action="store_true", help="give the video sound and mix it in at -12dB")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--folder", type=Path, default=None, help="where to write (default: a temporary folder)")
+    parser.add_argument("--reuse-video", action="store_true", help="score the video an earlier run left in --folder")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench-long-") as temp:
@@ -112,9 +114,13 @@ def main() -> None:
         folder.mkdir(parents=True, exist_ok=True)
         video = folder / f"long-{args.minutes:g}min.mp4"
         started = time.perf_counter()
-        cuts = write_long_video(video, args.minutes, args.fps, tuple(args.size), args.keep_audio)
-        print(f"made {video.name}: {args.minutes:g} min, {args.size[0]}x{args.size[1]} at {args.fps} fps, "
-              f"{cuts} cuts, {video.stat().st_size / 1e6:.1f} MB in {time.perf_counter() - started:.0f} s", flush=True)
+        if args.reuse_video and video.is_file():
+            print(f"scoring the earlier {video}", flush=True)
+        else:
+            cuts = write_long_video(video, args.minutes, args.fps, tuple(args.size), args.keep_audio)
+            print(f"made {video.name}: {args.minutes:g} min, {args.size[0]}x{args.size[1]} at {args.fps} fps, "
+                  f"{cuts} cuts, {video.stat().st_size / 1e6:.1f} MB in {time.perf_counter() - started:.0f} s",
+                  flush=True)
         out = folder / "scored.mp4"
         command = [sys.executable, "-m", "diffbgm.cli", "generate", str(video), "-o", str(out), "--no-cache",
                    "--quiet", "--threads", str(args.threads), "--seed", "1"]

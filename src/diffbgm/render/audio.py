@@ -197,12 +197,15 @@ def fit_to_duration(audio: Audio, duration_s: float, fade_s: float = DEFAULT_FAD
 
 
 def level_and_fit(audio: Audio, duration_s: float, gain: float, fade_s: float = DEFAULT_FADE_S,
-                  pcm16: bool = True) -> Audio:
+                  pcm16: bool = True, in_place: bool = False) -> Audio:
     """``audio`` times ``gain``, trimmed or padded with silence to exactly ``round(duration_s * rate)``
     samples and faded out over its last ``fade_s``: one pass, a chunk at a time, into int16 (``pcm16``)
-    or float32, so that a long piece is never held twice as float32."""
+    or float32, so that a long piece is never held twice as float32. ``in_place`` writes over the
+    samples of an int16 ``audio`` at least that long (and returns a view of them)."""
     n = int(round(duration_s * audio.sample_rate))
-    out = np.zeros((n, audio.channels), np.int16 if pcm16 else np.float32)
+    if in_place and not (audio.is_pcm16 and pcm16 and audio.n_frames >= n and audio.data.flags.writeable):
+        raise ValueError("levelling in place needs writable int16 samples at least as long as the result")
+    out = audio.data[:n] if in_place else np.zeros((n, audio.channels), np.int16 if pcm16 else np.float32)
     fade = min(int(round(fade_s * audio.sample_rate)), n)
     ramp = np.linspace(1.0, 0.0, fade, dtype=np.float32)
     for start, piece in audio.chunks():
@@ -274,12 +277,14 @@ def render_audio(
 ) -> Audio:
     """Synthesise, normalise, fit to exactly ``duration_s`` and optionally mix in the original sound.
 
-    The result is int16 PCM, made a chunk at a time (see :func:`level_and_fit`).
+    The piece is synthesised in segments (:mod:`diffbgm.render.segmented`) into one int16 buffer, which
+    is then levelled and faded in place: memory holds the int16 audio and one segment's rendering.
     """
-    raw = synthesize(pm, soundfont)
+    from diffbgm.render.segmented import synthesize_in_segments  # it renders with synthesize()
+
+    raw = synthesize_in_segments(pm, soundfont, min_frames=int(round(duration_s * SAMPLE_RATE)))
     peak = raw.peak()
-    music = level_and_fit(raw, duration_s, db_to_gain(peak_db) / peak if peak > 0 else 1.0, fade_s)
-    del raw  # the synthesiser's buffer, before anything else is allocated
+    music = level_and_fit(raw, duration_s, db_to_gain(peak_db) / peak if peak > 0 else 1.0, fade_s, in_place=True)
     if original is not None and original_gain > 0.0:
         music = mix(music, original, original_gain)
     return music
