@@ -25,24 +25,49 @@ class MuxError(RuntimeError):
 
 
 def read_audio(path: str | Path, sample_rate: int, channels: int = 2) -> Audio | None:
-    """Decode a file's first audio stream to int16 PCM at ``sample_rate``; ``None`` if it has none."""
+    """Decode a file's first audio stream to int16 PCM at ``sample_rate``; ``None`` if it has none.
+
+    The samples go into one buffer sized from the container's duration (grown if the stream is
+    longer), so that a long sound track is never held twice.
+    """
     layout = {1: "mono", 2: "stereo"}[channels]
     try:
         with av.open(str(path)) as container:
             if not container.streams.audio:
                 return None
             stream = container.streams.audio[0]
+            expected_s = container.duration / av.time_base if container.duration else 0.0
+            buffer = _SampleBuffer(int(expected_s * sample_rate) + sample_rate, channels)
             resampler = av.AudioResampler(format="s16", layout=layout, rate=sample_rate)
-            chunks = []
             for frame in container.decode(stream):
                 for out in resampler.resample(frame):
-                    chunks.append(out.to_ndarray().reshape(-1, channels))
+                    buffer.append(out.to_ndarray().reshape(-1, channels))
             for out in resampler.resample(None):
-                chunks.append(out.to_ndarray().reshape(-1, channels))
+                buffer.append(out.to_ndarray().reshape(-1, channels))
     except av.error.FFmpegError as error:
         raise MuxError(f"cannot read the audio of {path}: {error}") from None
-    samples = np.concatenate(chunks) if chunks else np.zeros((0, channels), np.int16)
-    return Audio(samples, sample_rate)
+    return Audio(buffer.samples, sample_rate)
+
+
+class _SampleBuffer:
+    """int16 frames appended into a preallocated array that grows by half when full."""
+
+    def __init__(self, capacity: int, channels: int) -> None:
+        self._data = np.zeros((max(1, capacity), channels), np.int16)
+        self._filled = 0
+
+    def append(self, frames: np.ndarray) -> None:
+        end = self._filled + len(frames)
+        if end > len(self._data):
+            grown = np.zeros((max(end, len(self._data) * 3 // 2), self._data.shape[1]), np.int16)
+            grown[:self._filled] = self._data[:self._filled]
+            self._data = grown
+        self._data[self._filled:end] = frames
+        self._filled = end
+
+    @property
+    def samples(self) -> np.ndarray:
+        return self._data[:self._filled]
 
 
 def check_copyable(video_path: str | Path, output_path: str | Path) -> None:
