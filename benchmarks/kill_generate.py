@@ -2,9 +2,10 @@
 
 A short video made of photographs is scored once (seed 0) into ``out/x.mp4`` and its side files.
 Then, ``--kills`` times, ``generate`` is started again with the next seed (so that its music
-differs) and SIGKILLed: every other kill at a random moment of the run (0..1.2 times an
-uninterrupted run's length), the others a random 0..``--write-window`` s after the run's staging
-folder appears (while it writes and commits its files). After each kill the folder must hold the
+differs) and SIGKILLed: a third of the kills at a random moment of the run (0..the last
+uninterrupted run's length), a third a random 0..``--write-window`` s after the run's staging
+folder appears (while it writes its files), a third 0..2 ms after the commit's journal appears
+(between the renames that move the files into place). After each kill the folder must hold the
 previous complete set (every file byte-identical to it) or the new complete set (every file present;
 checked against the rerun below), or, when the kill fell between the renames of the commit, old and
 new files beside the commit's journal, which the next run completes before anything else; never a
@@ -38,7 +39,7 @@ sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "reliability")]
 from bad_videos import photo_video  # noqa: E402
 from scoring_helpers import tiny_checkpoint  # noqa: E402
 
-from diffbgm.atomic import PART_MARK, STAGING_MARK  # noqa: E402
+from diffbgm.atomic import JOURNAL_NAME, PART_MARK, STAGING_MARK  # noqa: E402
 from diffbgm.pipeline.outputs import side_paths  # noqa: E402
 
 
@@ -74,6 +75,12 @@ def leftovers(folder: Path) -> tuple[list[str], list[str]]:
     return staging, parts
 
 
+def appeared(folder: Path, journal: bool) -> bool:
+    """Whether a staging folder (``journal``: a staging folder holding a commit journal) is in ``folder``."""
+    staging = [folder / name for name in leftovers(folder)[0]]
+    return any((path / JOURNAL_NAME).is_file() for path in staging) if journal else bool(staging)
+
+
 def run(video: Path, output: Path, model: Path, seed: int) -> float:
     started = time.perf_counter()
     result = subprocess.run(command(video, output, model, seed), env=environment(), capture_output=True, text=True)
@@ -99,22 +106,27 @@ def main() -> None:
         out_dir = folder / "out"
         out_dir.mkdir()
         output = out_dir / "x.mp4"
-        full_s = run(video, output, model, 0)
+        run_s = run(video, output, model, 0)  # the last uninterrupted run's length: the range of random kills
         old = output_set(output)
-        print(f"an uninterrupted run takes {full_s:.1f} s", flush=True)
+        print(f"an uninterrupted run takes {run_s:.1f} s", flush=True)
         for kill in range(1, args.kills + 1):
             process = subprocess.Popen(command(video, output, model, kill), env=environment(),
                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            if kill % 2:
-                deadline = time.monotonic() + 10 * full_s
-                while not leftovers(out_dir)[0] and process.poll() is None and time.monotonic() < deadline:
-                    time.sleep(0.002)
-                time.sleep(chooser.uniform(0.0, args.write_window))
-                when = "in the write"
-            else:
-                delay = chooser.uniform(0.0, 1.2 * full_s)
+            if kill % 3 == 0:
+                delay = chooser.uniform(0.0, run_s)
                 time.sleep(delay)
                 when = f"at {delay:.2f} s"
+            else:
+                # in the write: a random moment after the staging folder appears, or as the commit begins
+                deadline = time.monotonic() + 10 * run_s
+                while not appeared(out_dir, kill % 3 == 2) and process.poll() is None and time.monotonic() < deadline:
+                    time.sleep(0.0005)
+                if kill % 3 == 1:
+                    time.sleep(chooser.uniform(0.0, args.write_window))
+                    when = "in the write"
+                else:
+                    time.sleep(chooser.uniform(0.0, 0.002))
+                    when = "as the commit began"
             finished = process.poll() is not None
             after_finish += finished
             process.send_signal(signal.SIGKILL)
@@ -122,8 +134,8 @@ def main() -> None:
             state = output_set(output)
             staging, parts = leftovers(out_dir)
             staging_after_kill += bool(staging)
-            journal = any((out_dir / name / "commit.json").is_file() for name in staging)
-            rerun_s = run(video, output, model, kill)
+            journal = any((out_dir / name / JOURNAL_NAME).is_file() for name in staging)
+            rerun_s = run_s = run(video, output, model, kill)
             new = output_set(output)
             reruns_ok += not any(leftovers(out_dir)[0] + leftovers(out_dir)[1]) and None not in new.values()
             if state == old:
@@ -138,8 +150,8 @@ def main() -> None:
             print(f"kill {kill:2d} {when}{' (had finished)' if finished else ''}: {outcome}; "
                   f"{len(staging)} staging folder(s), {len(parts)} part file(s) left; rerun {rerun_s:.1f} s", flush=True)
             old = new
-    print(f"kills: {args.kills} (half at random moments of a {full_s:.1f}-s run, half 0..{args.write_window} s "
-          f"after the write began)")
+    print(f"kills: {args.kills} (a third at random moments of the run, a third 0..{args.write_window} s after "
+          f"the write began, a third 0..2 ms after the commit's journal appeared)")
     print("after the kill the folder held: " + ", ".join(f"{name} {count}" for name, count in counts.items()))
     print(f"kills that came after the run had finished: {after_finish}; kills that left a staging folder: "
           f"{staging_after_kill}; reruns that completed with a whole set and "
