@@ -1,7 +1,12 @@
 """Files written whole or not at all."""
 
+import os
+import subprocess
+import sys
+
 import pytest
 
+from diffbgm import atomic
 from diffbgm.atomic import atomic_output
 
 
@@ -41,3 +46,40 @@ def test_part_files_left_by_a_killed_writer_are_found_and_removed(tmp_path):
     other.write_text("not ours")
     assert part_files(target) == [left]
     assert remove_part_files(target) == 1 and not left.exists() and other.exists()
+
+
+class Killed(BaseException):
+    """Stands for SIGKILL: no ``except`` clause of the writer runs."""
+
+
+def _dead_pid() -> int:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+@pytest.mark.parametrize("killed_at, expected", [(1, "old"), (2, "new"), (4, "new"), (5, "new")])
+def test_a_commit_killed_midway_is_finished_by_the_next_writer(tmp_path, monkeypatch, killed_at, expected):
+    targets = {key: tmp_path / f"out.{key}" for key in ("mp4", "wav")}
+    for key, path in targets.items():
+        path.write_text(f"old {key}")
+    staging = tmp_path / f".out.mp4{atomic.STAGING_MARK}{_dead_pid()}-x"
+    staging.mkdir()
+    staged = {key: staging / path.name for key, path in targets.items()}
+    for key, path in staged.items():
+        path.write_text(f"new {key}")
+    replace, calls = os.replace, []
+
+    def replace_until_killed(source, target):
+        calls.append(source)
+        if len(calls) == killed_at:  # 1: the journal, 2-3: the old files out, 4-5: the new ones in
+            raise Killed
+        replace(source, target)
+
+    monkeypatch.setattr(atomic.os, "replace", replace_until_killed)
+    with pytest.raises(Killed):
+        atomic.commit_files(staged, targets, staging)
+    monkeypatch.setattr(atomic.os, "replace", replace)
+    assert atomic.remove_stale_staging(tmp_path) == [staging]
+    assert {key: path.read_text() for key, path in targets.items()} == {key: f"{expected} {key}" for key in targets}
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["out.mp4", "out.wav"]

@@ -9,13 +9,17 @@ rename) and cleaned up on failure:
 - a folder owned whole (a cache entry, a new data set): :func:`atomic_folder`.
 
 Staging folders carry the writer's process id, so that one left by a killed process is recognised
-and removed by the next writer in the same place.
+and removed by the next writer in the same place. A set is committed by one rename per file; a
+process killed between the first and the last rename leaves a journal in its staging folder, and
+the next writer in that place completes the commit (the new set is whole before the journal is
+written) before it removes the folder.
 """
 
 from __future__ import annotations
 
 import contextlib
 import glob
+import json
 import os
 import re
 import shutil
@@ -25,6 +29,7 @@ from typing import Iterator
 
 PART_MARK = ".part"
 STAGING_MARK = ".staging-"
+JOURNAL_NAME = "commit.json"
 _STAGING_PID = re.compile(re.escape(STAGING_MARK) + r"(\d+)-")
 
 
@@ -104,9 +109,21 @@ def remove_stale_staging(folder: str | Path) -> list[Path]:
     for entry in folder.iterdir():
         match = _STAGING_PID.search(entry.name)
         if entry.name.startswith(".") and match and entry.is_dir() and not _process_alive(int(match.group(1))):
+            _finish_commit(entry / JOURNAL_NAME)
             shutil.rmtree(entry, ignore_errors=True)
             removed.append(entry)
     return removed
+
+
+def _finish_commit(journal: Path) -> None:
+    """Move the staged files a killed :func:`commit_files` had not moved yet (none without a journal)."""
+    try:
+        moves = json.loads(journal.read_text())
+    except (OSError, ValueError):
+        return
+    for staged, target in moves:
+        if os.path.lexists(staged):
+            os.replace(staged, target)
 
 
 @contextlib.contextmanager
@@ -136,6 +153,11 @@ def commit_files(staged: dict[str, Path], targets: dict[str, Path], backup_dir: 
         os.chmod(path, mode)
     backups: dict[str, Path] = {}
     moved: list[str] = []
+    # From here on the new set is whole: a writer killed in the renames below is finished by the next one.
+    journal = backup_dir / JOURNAL_NAME
+    with atomic_output(journal) as temp:
+        temp.write_text(json.dumps([[str(staged[key].absolute()), str(path.absolute())]
+                                    for key, path in targets.items()]))
     try:
         for key, path in targets.items():
             if path.exists():
@@ -146,6 +168,7 @@ def commit_files(staged: dict[str, Path], targets: dict[str, Path], backup_dir: 
             os.replace(staged[key], path)
             moved.append(key)
     except OSError:
+        journal.unlink(missing_ok=True)
         for key in moved:
             targets[key].unlink(missing_ok=True)
         for key, backup in backups.items():

@@ -98,3 +98,12 @@ def test_mux_failure_leaves_no_output(tmp_path):
     with pytest.raises(MuxError):
         mux_audio(bad, Audio(np.zeros((10, 2), np.float32), SAMPLE_RATE), tmp_path / "out.mp4")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.mp4"]
+
+
+def test_the_sample_buffer_grows_past_its_first_size():
+    from diffbgm.render.mux import _SampleBuffer
+
+    buffer = _SampleBuffer(3, 2)
+    for k in range(5):
+        buffer.append(np.full((2, 2), k, np.int16))
+    assert buffer.samples.shape == (10, 2) and buffer.samples[::2, 1].tolist() == [0, 1, 2, 3, 4]

@@ -20,3 +20,10 @@ def test_picture_is_a_png_with_coloured_notes(tmp_path):
         colours = image.convert("RGB").getcolors(maxcolors=1_000_000)
     assert len(colours) > 20
     assert [p.name for p in tmp_path.iterdir()] == ["result.png"]
+
+
+def test_an_hour_long_piece_fits_in_a_picture(tmp_path):
+    plan = plan_timing(3600.0, [900.0, 1800.0])
+    roll = PianoRoll.from_notes([Note(60, 16 * i, 8) for i in range(200)], n_steps=plan.n_beats * 4)
+    with Image.open(render_picture(roll, plan, tmp_path / "hour.png")) as image:
+        assert 10_000 <= image.width < 2**16  # wide enough to read, within what Agg can draw

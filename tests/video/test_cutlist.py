@@ -9,7 +9,7 @@ import opentimelineio as otio
 import pytest
 from opentimelineio.opentime import RationalTime, TimeRange
 
-from diffbgm.video.cutlist import CutListError, parse_time, read_cut_list, read_cuts
+from diffbgm.video.cutlist import MAX_CUTS, MIN_MEAN_SHOT_S, CutListError, parse_time, read_cut_list, read_cuts
 from diffbgm.video.shots import ShotList
 
 SHOTS = ShotList((1.25, 3.5, 7.125), 10.0)
@@ -175,6 +175,18 @@ def test_cuts_after_the_video_are_counted_not_dropped(tmp_path):
         read_cut_list(tmp_path / "long.csv", 10.0)
     (tmp_path / "end.csv").write_text("2.0\n10.01\n")
     assert read_cut_list(tmp_path / "end.csv", 10.0, fps=25.0).cuts_s == (2.0,)  # within half a frame: the end
+
+
+def test_more_cuts_than_a_video_can_hold_are_refused(tmp_path):
+    dense = tmp_path / "dense.csv"
+    dense.write_text("".join(f"{0.2 * k:.1f}\n" for k in range(1, 50)))  # every 0.2 s of a 10-s video
+    with pytest.raises(CutListError, match=r"49 cuts for a 10.000-s video; at most 40 \(one per 0.25 s"):
+        read_cut_list(dense, 10.0)
+    assert len(read_cut_list(dense, 49 * MIN_MEAN_SHOT_S).cuts_s) == 49  # just enough video
+    many = tmp_path / "many.csv"
+    many.write_text("".join(f"{0.3 * k:.1f}\n" for k in range(1, MAX_CUTS + 2)))
+    with pytest.raises(CutListError, match=f"{MAX_CUTS + 1} cuts .* {MAX_CUTS} in all"):
+        read_cut_list(many, 3.0 * 3600)
 
 
 def test_shot_list_from_file_reads_every_format(tmp_path):

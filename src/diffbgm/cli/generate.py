@@ -132,6 +132,9 @@ def generate(ctx, videos, output, workers, ray_address, model_path, regenerate, 
         (options if regenerate is None else dataclasses.replace(GenerationOptions(), **given)).check()
         info = probe_video(video)
         check_copyable(video, output)
+        if options.keep_audio is not None and not info.has_audio:
+            click.echo(f"Warning: {video.name} has no sound; --keep-audio has nothing to mix, the scored video "
+                       f"gets the music alone", err=True)
         edits = {}
         if cuts_file is not None:
             edits["cuts"] = read_cut_list(cuts_file, info.duration_s, info.fps)

@@ -11,7 +11,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from diffbgm.atomic import commit_files, staging_folder
+from diffbgm.atomic import commit_files, remove_stale_staging, staging_folder
 from diffbgm.music.timing import TimingPlan, plan_from_beats
 from diffbgm.pipeline.options import GenerationError, GenerationOptions
 from diffbgm.pipeline.windows import Score
@@ -44,6 +44,8 @@ def check_outputs(output: str | Path, video: str | Path, timeline: bool = False)
     if output.suffix.lower() not in VIDEO_SUFFIXES:
         raise GenerationError(f"output {output} must be a video file ending in {', '.join(VIDEO_SUFFIXES)}")
     paths = side_paths(output, timeline)
+    # A writer killed while it moved its files into place left a half-moved set: finish it first.
+    remove_stale_staging(output.absolute().parent)
     try:
         for path in paths.values():
             check_output_path(path, inputs=(video,))

@@ -298,8 +298,11 @@ class ScoringPipeline:
         # The video's own sound goes only into the scored video; OUT.wav keeps the music alone.
         if options.keep_audio is not None:
             gain = parse_level(options.keep_audio)
-            if gain > 0.0:
-                audio = mix(music, read_audio(video, SAMPLE_RATE), gain)
+            original = read_audio(video, SAMPLE_RATE) if gain > 0.0 else None
+            if original is not None:
+                audio = mix(music, original, gain)
+            elif gain > 0.0:
+                logger.info("%s has no sound to keep; the scored video has the music alone", video.name)
         stopwatch.lap("audio")
         manifest = {
             "format": MANIFEST_FORMAT,

@@ -17,7 +17,6 @@ import shutil
 import subprocess
 import tempfile
 import wave
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -49,17 +48,65 @@ class SynthesisError(RuntimeError):
     """The MIDI could not be rendered to audio."""
 
 
-@dataclass
-class Audio:
-    """float32 samples ``(n, channels)`` in [-1, 1] at ``sample_rate``."""
+# Samples converted at a time by the chunked passes below (0.5 MB of float32 stereo): long pieces are
+# never converted whole.
+CHUNK_FRAMES = 1 << 16
+_PCM_SCALE = 32768.0
 
-    samples: np.ndarray
-    sample_rate: int
+
+class Audio:
+    """Audio ``(n, channels)`` at ``sample_rate``; :attr:`samples` reads it as float32 in [-1, 1].
+
+    The samples are kept as given: float32 in [-1, 1], or int16 PCM (full scale 32768), as the
+    synthesiser and WAV files have them, in half the memory (an hour of 48 kHz stereo: 0.69 GB, 1.38 GB
+    as float32). :meth:`chunks` reads either as float32 a piece at a time.
+    """
+
+    def __init__(self, samples: np.ndarray, sample_rate: int) -> None:
+        if samples.dtype != np.int16:
+            samples = np.asarray(samples, np.float32)
+        self.data = samples
+        self.sample_rate = sample_rate
+
+    @property
+    def samples(self) -> np.ndarray:
+        """Every sample as float32 in [-1, 1] (a converted copy when held as int16)."""
+        return self.data / np.float32(_PCM_SCALE) if self.is_pcm16 else self.data
+
+    @property
+    def is_pcm16(self) -> bool:
+        return self.data.dtype == np.int16
+
+    @property
+    def n_frames(self) -> int:
+        return self.data.shape[0]
+
+    @property
+    def channels(self) -> int:
+        return self.data.shape[1]
 
     @property
     def duration_s(self) -> float:
         """Length in seconds."""
-        return self.samples.shape[0] / self.sample_rate
+        return self.n_frames / self.sample_rate
+
+    def chunks(self, size: int = CHUNK_FRAMES):
+        """``(start, float32 samples)`` of consecutive pieces of ``size`` frames."""
+        for start in range(0, self.n_frames, size):
+            piece = self.data[start:start + size]
+            yield start, piece / np.float32(_PCM_SCALE) if self.is_pcm16 else piece
+
+    def peak(self) -> float:
+        """The largest absolute sample, in [0, 1] (no copy of the samples is made)."""
+        if not self.data.size:
+            return 0.0
+        top, bottom = float(self.data.max()), float(self.data.min())
+        return max(top, -bottom) / (_PCM_SCALE if self.is_pcm16 else 1.0)
+
+
+def to_pcm16(samples: np.ndarray) -> np.ndarray:
+    """float32 samples in [-1, 1] -> int16 PCM (clipped)."""
+    return np.clip(np.rint(samples * _PCM_SCALE), -32768, 32767).astype(np.int16)
 
 
 def bundled_soundfont() -> Path:
@@ -89,14 +136,25 @@ def _midi_bytes(pm: pretty_midi.PrettyMIDI) -> bytes:
 
 
 def decode_wav(data: bytes) -> Audio:
-    """16-bit PCM WAV bytes -> :class:`Audio`."""
+    """16-bit PCM WAV bytes -> int16 :class:`Audio`, a view of ``data`` (no copy)."""
     with wave.open(io.BytesIO(data)) as reader:
         if reader.getsampwidth() != 2:
             raise SynthesisError(f"expected 16-bit WAV, got {8 * reader.getsampwidth()}-bit")
-        frames = reader.readframes(reader.getnframes())
-        channels, rate = reader.getnchannels(), reader.getframerate()
-    samples = np.frombuffer(frames, dtype="<i2").reshape(-1, channels).astype(np.float32) / 32768.0
+        channels, rate, frames = reader.getnchannels(), reader.getframerate(), reader.getnframes()
+    start = _data_offset(data)
+    samples = np.frombuffer(data, dtype="<i2", count=frames * channels, offset=start).reshape(-1, channels)
     return Audio(samples, rate)
+
+
+def _data_offset(data: bytes) -> int:
+    """Where the samples of a RIFF WAVE file's ``data`` chunk begin."""
+    offset = 12  # "RIFF", size, "WAVE"
+    while offset + 8 <= len(data):
+        size = int.from_bytes(data[offset + 4:offset + 8], "little")
+        if data[offset:offset + 4] == b"data":
+            return offset + 8
+        offset += 8 + size + (size & 1)  # chunks are padded to an even length
+    raise SynthesisError("the WAV file has no data chunk")
 
 
 def synthesize(pm: pretty_midi.PrettyMIDI, soundfont: str | Path | None = None) -> Audio:
@@ -115,7 +173,7 @@ def synthesize(pm: pretty_midi.PrettyMIDI, soundfont: str | Path | None = None) 
         logger.warning("%s; rendering with pretty_midi's SoundFont instead", error)
         audio = _render(bundled_soundfont(), midi)
     end = int(round(pm.get_end_time() * audio.sample_rate))
-    return Audio(audio.samples[:end], audio.sample_rate) if len(audio.samples) > end else audio
+    return Audio(audio.data[:end], audio.sample_rate) if audio.n_frames > end else audio
 
 
 def _render(soundfont: Path, midi: bytes) -> Audio:
@@ -149,7 +207,7 @@ def _synthesize_with_command(command: str, soundfont: Path, midi: bytes) -> Audi
 
 def normalize_peak(audio: Audio, peak_db: float = DEFAULT_PEAK_DB) -> Audio:
     """Scale so the loudest sample reaches ``peak_db`` dBFS (silence stays silent)."""
-    peak = float(np.max(np.abs(audio.samples))) if audio.samples.size else 0.0
+    peak = audio.peak()
     if peak == 0.0:
         return audio
     return Audio((audio.samples * (db_to_gain(peak_db) / peak)).astype(np.float32), audio.sample_rate)
@@ -157,15 +215,31 @@ def normalize_peak(audio: Audio, peak_db: float = DEFAULT_PEAK_DB) -> Audio:
 
 def fit_to_duration(audio: Audio, duration_s: float, fade_s: float = DEFAULT_FADE_S) -> Audio:
     """Trim or pad with silence to exactly ``round(duration_s * rate)`` samples, fading out the end."""
+    return level_and_fit(audio, duration_s, 1.0, fade_s, pcm16=audio.is_pcm16)
+
+
+def level_and_fit(audio: Audio, duration_s: float, gain: float, fade_s: float = DEFAULT_FADE_S,
+                  pcm16: bool = True, in_place: bool = False) -> Audio:
+    """``audio`` times ``gain``, trimmed or padded with silence to exactly ``round(duration_s * rate)``
+    samples and faded out over its last ``fade_s``: one pass, a chunk at a time, into int16 (``pcm16``)
+    or float32, so that a long piece is never held twice as float32. ``in_place`` writes over the
+    samples of an int16 ``audio`` at least that long (and returns a view of them)."""
     n = int(round(duration_s * audio.sample_rate))
-    samples = audio.samples[:n]
-    if samples.shape[0] < n:
-        samples = np.concatenate([samples, np.zeros((n - samples.shape[0], samples.shape[1]), np.float32)])
-    samples = samples.copy()
+    if in_place and not (audio.is_pcm16 and pcm16 and audio.n_frames >= n and audio.data.flags.writeable):
+        raise ValueError("levelling in place needs writable int16 samples at least as long as the result")
+    out = audio.data[:n] if in_place else np.zeros((n, audio.channels), np.int16 if pcm16 else np.float32)
     fade = min(int(round(fade_s * audio.sample_rate)), n)
-    if fade > 0:
-        samples[n - fade:] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)[:, None]
-    return Audio(samples.astype(np.float32), audio.sample_rate)
+    ramp = np.linspace(1.0, 0.0, fade, dtype=np.float32)
+    for start, piece in audio.chunks():
+        if start >= n:
+            break
+        piece = piece[:n - start] * np.float32(gain)
+        stop = start + len(piece)
+        if stop > n - fade:  # the fade-out overlaps this chunk
+            first = max(start, n - fade)
+            piece[first - start:] *= ramp[first - (n - fade):stop - (n - fade), None]
+        out[start:stop] = to_pcm16(piece) if pcm16 else piece
+    return Audio(out, audio.sample_rate)
 
 
 def db_to_gain(db: float) -> float:
@@ -196,18 +270,22 @@ def mix(music: Audio, original: Audio, original_gain: float) -> Audio:
     """Music plus the original soundtrack at ``original_gain`` (linear), soft-limited to [-1, 1].
 
     ``original`` must have the music's sample rate; it is cut or padded to the music's length and its
-    channels matched (mono is spread to both sides).
+    channels matched (mono is spread to both sides). The mix is held like the music (int16 or float32)
+    and made a chunk at a time.
     """
     if original.sample_rate != music.sample_rate:
         raise ValueError(f"sample rates differ: {music.sample_rate} vs {original.sample_rate}")
-    n, channels = music.samples.shape
-    other = original.samples[:n]
-    if other.shape[1] != channels:
-        other = np.repeat(other.mean(axis=1, keepdims=True), channels, axis=1)
-    if other.shape[0] < n:
-        other = np.concatenate([other, np.zeros((n - other.shape[0], channels), np.float32)])
-    mixed = music.samples + original_gain * other
-    return Audio(np.tanh(mixed).astype(np.float32), music.sample_rate)
+    channels = music.channels
+    out = np.empty_like(music.data)
+    for start, piece in music.chunks():
+        sound = Audio(original.data[start:start + len(piece)], original.sample_rate).samples
+        if sound.shape[1] != channels:
+            sound = np.repeat(sound.mean(axis=1, keepdims=True), channels, axis=1)
+        if len(sound) < len(piece):
+            sound = np.concatenate([sound, np.zeros((len(piece) - len(sound), channels), np.float32)])
+        mixed = np.tanh(piece + np.float32(original_gain) * sound)
+        out[start:start + len(piece)] = to_pcm16(mixed) if music.is_pcm16 else mixed
+    return Audio(out, music.sample_rate)
 
 
 def render_audio(
@@ -219,20 +297,31 @@ def render_audio(
     fade_s: float = DEFAULT_FADE_S,
     peak_db: float = DEFAULT_PEAK_DB,
 ) -> Audio:
-    """Synthesise, normalise, fit to exactly ``duration_s`` and optionally mix in the original sound."""
-    music = fit_to_duration(normalize_peak(synthesize(pm, soundfont), peak_db), duration_s, fade_s)
+    """Synthesise, normalise, fit to exactly ``duration_s`` and optionally mix in the original sound.
+
+    The piece is synthesised in segments (:mod:`diffbgm.render.segmented`) into one int16 buffer, which
+    is then levelled and faded in place: memory holds the int16 audio and one segment's rendering.
+    """
+    from diffbgm.render.segmented import synthesize_in_segments  # it renders with synthesize()
+
+    raw = synthesize_in_segments(pm, soundfont, min_frames=int(round(duration_s * SAMPLE_RATE)))
+    peak = raw.peak()
+    music = level_and_fit(raw, duration_s, db_to_gain(peak_db) / peak if peak > 0 else 1.0, fade_s, in_place=True)
     if original is not None and original_gain > 0.0:
         music = mix(music, original, original_gain)
     return music
 
 
 def write_wav(audio: Audio, path: str | Path) -> Path:
-    """Write 16-bit PCM WAV atomically."""
-    pcm = np.clip(np.rint(audio.samples * 32767.0), -32768, 32767).astype("<i2")
+    """Write 16-bit PCM WAV atomically, a chunk at a time."""
     with atomic_output(path) as temp:
         with wave.open(str(temp), "wb") as writer:
-            writer.setnchannels(pcm.shape[1])
+            writer.setnchannels(audio.channels)
             writer.setsampwidth(2)
             writer.setframerate(audio.sample_rate)
-            writer.writeframes(pcm.tobytes())
+            if audio.is_pcm16:
+                writer.writeframes(np.ascontiguousarray(audio.data, "<i2"))
+            else:
+                for _, piece in audio.chunks():
+                    writer.writeframes(to_pcm16(piece).astype("<i2"))
     return Path(path)

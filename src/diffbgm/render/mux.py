@@ -25,24 +25,49 @@ class MuxError(RuntimeError):
 
 
 def read_audio(path: str | Path, sample_rate: int, channels: int = 2) -> Audio | None:
-    """Decode a file's first audio stream to float32 at ``sample_rate``; ``None`` if it has none."""
+    """Decode a file's first audio stream to int16 PCM at ``sample_rate``; ``None`` if it has none.
+
+    The samples go into one buffer sized from the container's duration (grown if the stream is
+    longer), so that a long sound track is never held twice.
+    """
     layout = {1: "mono", 2: "stereo"}[channels]
     try:
         with av.open(str(path)) as container:
             if not container.streams.audio:
                 return None
             stream = container.streams.audio[0]
-            resampler = av.AudioResampler(format="flt", layout=layout, rate=sample_rate)
-            chunks = []
+            expected_s = container.duration / av.time_base if container.duration else 0.0
+            buffer = _SampleBuffer(int(expected_s * sample_rate) + sample_rate, channels)
+            resampler = av.AudioResampler(format="s16", layout=layout, rate=sample_rate)
             for frame in container.decode(stream):
                 for out in resampler.resample(frame):
-                    chunks.append(out.to_ndarray().reshape(-1, channels))
+                    buffer.append(out.to_ndarray().reshape(-1, channels))
             for out in resampler.resample(None):
-                chunks.append(out.to_ndarray().reshape(-1, channels))
+                buffer.append(out.to_ndarray().reshape(-1, channels))
     except av.error.FFmpegError as error:
         raise MuxError(f"cannot read the audio of {path}: {error}") from None
-    samples = np.concatenate(chunks) if chunks else np.zeros((0, channels), np.float32)
-    return Audio(samples.astype(np.float32), sample_rate)
+    return Audio(buffer.samples, sample_rate)
+
+
+class _SampleBuffer:
+    """int16 frames appended into a preallocated array that grows by half when full."""
+
+    def __init__(self, capacity: int, channels: int) -> None:
+        self._data = np.zeros((max(1, capacity), channels), np.int16)
+        self._filled = 0
+
+    def append(self, frames: np.ndarray) -> None:
+        end = self._filled + len(frames)
+        if end > len(self._data):
+            grown = np.zeros((max(end, len(self._data) * 3 // 2), self._data.shape[1]), np.int16)
+            grown[:self._filled] = self._data[:self._filled]
+            self._data = grown
+        self._data[self._filled:end] = frames
+        self._filled = end
+
+    @property
+    def samples(self) -> np.ndarray:
+        return self._data[:self._filled]
 
 
 def check_copyable(video_path: str | Path, output_path: str | Path) -> None:
@@ -105,14 +130,12 @@ def mux_audio(video_path: str | Path, audio: Audio, output_path: str | Path,
 
 def _encode_audio(target: av.container.OutputContainer, stream: av.audio.stream.AudioStream, audio: Audio,
                   first_sample: int = 0) -> None:
-    samples = audio.samples
-    if samples.shape[1] == 1:
-        samples = np.repeat(samples, 2, axis=1)
-    planar = np.ascontiguousarray(np.clip(samples, -1.0, 1.0).T.astype(np.float32))
     frame_size = stream.codec_context.frame_size or 1024
-    for start in range(0, planar.shape[1], frame_size):
-        chunk = np.ascontiguousarray(planar[:, start:start + frame_size])
-        frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="stereo")
+    for start, piece in audio.chunks(frame_size):
+        if piece.shape[1] == 1:
+            piece = np.repeat(piece, 2, axis=1)
+        planar = np.ascontiguousarray(np.clip(piece, -1.0, 1.0).T, dtype=np.float32)
+        frame = av.AudioFrame.from_ndarray(planar, format="fltp", layout="stereo")
         frame.sample_rate = audio.sample_rate
         frame.pts = first_sample + start
         frame.time_base = Fraction(1, audio.sample_rate)

@@ -11,6 +11,10 @@ from diffbgm.music.timing import TimingPlan
 from diffbgm.music.grid import STEPS_PER_BEAT
 from diffbgm.music.pianoroll import PianoRoll
 
+# A third of an inch per second of video, but no wider than this many pixels: Agg refuses images of
+# 2**16 pixels or more (an hour-long video), and a wider PNG is no easier to read.
+MAX_WIDTH_PX = 30_000
+
 
 def render_picture(
     roll: PianoRoll | np.ndarray,
@@ -42,7 +46,7 @@ def render_picture(
     if not isinstance(roll, PianoRoll):
         roll = PianoRoll.from_array(np.asarray(roll))
     notes = roll.to_notes()
-    figure = Figure(figsize=(max(8.0, plan.duration_s / 3.0), 4.5), dpi=dpi)
+    figure = Figure(figsize=(min(max(8.0, plan.duration_s / 3.0), MAX_WIDTH_PX / dpi), 4.5), dpi=dpi)
     axes = figure.add_subplot(1, 1, 1)
     for index, (start, end) in enumerate(shots or []):
         axes.axvspan(start, end, color="tab:blue" if index % 2 else "tab:orange", alpha=0.08, lw=0)

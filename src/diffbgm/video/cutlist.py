@@ -45,6 +45,10 @@ _SMPTE = re.compile(r"^\d+:\d{2}:\d{2}[:;]\d{1,3}$")
 _SCENE_HEADER = "Scene Number"
 _SCENE_START_COLUMNS = ("Start Time (seconds)", "Start Timecode")
 _JSON_SCENE_STARTS = ("start_s", "start", "start_time", "Start Time (seconds)")
+# A shot is at least a few frames: more cuts than one per MIN_MEAN_SHOT_S of video is no edit of
+# that video, and MAX_CUTS bounds the planner's work (one per 0.36 s of a one-hour video).
+MIN_MEAN_SHOT_S = 0.25
+MAX_CUTS = 10_000
 
 
 # --- times ----------------------------------------------------------------------------------------
@@ -295,7 +299,8 @@ def read_cut_list(path: str | Path, duration_s: float, fps: float | None = None)
     Raises
     ------
     CutListError
-        See :func:`read_cuts`; also cuts after the video's end (counted in the message).
+        See :func:`read_cuts`; also cuts after the video's end (counted in the message), and more
+        cuts than one per :data:`MIN_MEAN_SHOT_S` of the video or than :data:`MAX_CUTS`.
     """
     cuts = read_cuts(path, fps).cuts_s
     end = float(duration_s) + (0.5 / fps if fps else 1e-3)
@@ -303,4 +308,8 @@ def read_cut_list(path: str | Path, duration_s: float, fps: float | None = None)
     if late:
         raise CutListError(f"{path}: {len(late)} of {len(cuts)} cuts are after the video's end "
                            f"({duration_s:.3f} s), the first at {late[0]:.3f} s; is it the cut list of this video?")
+    most = min(MAX_CUTS, max(1, math.floor(float(duration_s) / MIN_MEAN_SHOT_S)))
+    if len(cuts) > most:
+        raise CutListError(f"{path}: {len(cuts)} cuts for a {duration_s:.3f}-s video; at most {most} "
+                           f"(one per {MIN_MEAN_SHOT_S:g} s, {MAX_CUTS} in all) can be scored")
     return ShotList(cuts, float(duration_s))
