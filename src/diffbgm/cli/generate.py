@@ -50,7 +50,7 @@ def _sampler_names() -> list[str]:
 @click.option("--sampler", type=click.Choice(_sampler_names()), default=_generation_default("sampler"),
               help="diffusion sampler")
 @click.option("--guidance", type=float, default=_generation_default("guidance"), help="classifier-free guidance scale")
-@click.option("--seed", type=click.IntRange(min=0, max=2**32 - 1), default=None,
+@click.option("--seed", type=int, default=None,
               help="random seed (same seed and options -> same MIDI)  [default: from the video's content]")
 @click.option("--mood", type=str, default=None, help='mood words for the whole video, e.g. "calm, warm"')
 @click.option("--caption", type=str, default=None, help="your caption for the whole video")

@@ -34,6 +34,8 @@ KEY_AUTO, KEY_NONE = "auto", "none"
 GROOVE_AUTO, GROOVE_NONE = "auto", "none"
 # The options a --regenerate may change: how the notes are sampled and how they are rendered. The
 # timing, the conditions and the key were fixed by the first generation and are kept.
+# Seeds are unsigned 32-bit (numpy's and torch's generators take them; -1 would wrap to 2**32 - 1).
+MAX_SEED = 2**32 - 1
 REGENERATE_OPTIONS = ("steps", "sampler", "guidance", "groove", "groove_guidance", "seed", "keep_audio",
                       "soundfont")
 
@@ -154,6 +156,8 @@ class GenerationOptions:
             raise GenerationError(f"unknown sampler {self.sampler!r}; choose one of {', '.join(SAMPLERS)}")
         if self.steps < 1:
             raise GenerationError(f"steps must be >= 1, got {self.steps}")
+        if self.seed is not None and not 0 <= self.seed <= MAX_SEED:
+            raise GenerationError(f"the seed must lie in [0, {MAX_SEED}], got {self.seed}")
         for name in ("guidance", "groove_guidance", "threshold"):
             if not math.isfinite(getattr(self, name)):
                 raise GenerationError(f"{name} must be a finite number, got {getattr(self, name)}")

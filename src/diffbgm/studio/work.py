@@ -49,19 +49,14 @@ def options_from_page(chosen: dict) -> GenerationOptions:
     try:
         if "tempo_range" in values:
             low, high = (float(v) for v in values["tempo_range"])
-            if low > high:
-                raise GenerationError(f"the tempo range needs LOW <= HIGH, got {low:g} {high:g}")
             values["tempo_range"] = (low, high)
         if "seed" in values:
             values["seed"] = int(values["seed"])
-            if not 0 <= values["seed"] < 2**32:
-                raise GenerationError(f"the seed must lie in [0, 2^32), got {values['seed']}")
         if "guidance" in values:
             values["guidance"] = float(values["guidance"])
     except (TypeError, ValueError) as error:
-        if isinstance(error, GenerationError):
-            raise
         raise GenerationError(f"bad option value: {error}") from None
+    # The ranges are GenerationOptions.check()'s, as for the command line.
     options = GenerationOptions(**values)
     options.check()
     return options
