@@ -16,9 +16,10 @@ MAX_STEP = 0.1 + 1e-9
 
 
 def _assert_well_formed(plan, duration_s: float, bpm_range=(70.0, 140.0)) -> None:
-    """Beat 0 at 0 s, tempo constant inside each bar and in range, the music covering the video with no
-    bar line after its end but the final one."""
-    assert plan.beats_s[0] == 0.0
+    """0 s on a beat of the first bar (beat 0, or a later one for a pickup), tempo constant inside each
+    bar and in range, the music covering the video with no bar line after its end but the final one."""
+    assert 0 <= plan.start_beat < 4
+    assert plan.beats_s[plan.start_beat] == pytest.approx(0.0, abs=1e-9)
     assert len(plan.beats_s) == 4 * plan.n_bars + 1
     np.testing.assert_allclose(plan.beats_s[::4], plan.downbeats_s)
     beat_lengths = np.diff(plan.beats_s).reshape(plan.n_bars, 4)
@@ -185,3 +186,19 @@ def test_timing_config_prefers_the_users_tempo_then_range_then_mood():
     assert lively.preferred_bpm == tempo_for_mood(0.7, 0.6).preferred_bpm
     assert lively.bpm_range == tempo_for_mood(0.7, 0.6).bpm_range
     assert still.preferred_bpm < tempo_for_mood(0.0).preferred_bpm < lively.preferred_bpm
+
+
+def test_an_early_first_cut_gets_a_pickup_bar():
+    # 3.75 s then 5.0 s: no steady grid of whole bars from 0 s puts both cuts on downbeats; a pickup of
+    # two beats before the first bar line does, as a composer would write it.
+    plan = plan_timing(24.02, [3.754, 8.759])
+    _assert_well_formed(plan, 24.02)
+    assert plan.start_beat > 0 and plan.heard_downbeats_s[0] == pytest.approx(plan.downbeats_s[1])
+    assert plan.cut_kept.all() and plan.max_tempo_step <= MAX_STEP
+    without = plan_timing(24.02, [3.754, 8.759], TimingConfig(pickup_cost=float("inf")))
+    assert without.start_beat == 0 and without.aligned_fraction < 1.0
+
+
+def test_no_pickup_without_an_early_cut():
+    for duration, cuts in [(20.0, np.arange(2.0, 20.0, 2.0)), (10.0, [5.0]), (30.0, [])]:
+        assert plan_timing(duration, cuts).start_beat == 0

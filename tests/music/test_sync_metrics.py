@@ -51,6 +51,13 @@ def test_anchor_rows_sum_bars_and_fractions():
     np.testing.assert_allclose(rows, [[1, 0, 0], [1, 0.5, 0], [1, 1, 1]])
 
 
+def test_anchor_rows_count_from_the_beat_at_0_s_of_a_pickup():
+    # 0 s is beat 2 of the first bar: beat 4 lies half of bar 0 later, beat 10 the rest of bar 0, all
+    # of bar 1 and half of bar 2 later.
+    rows = anchor_rows(3, np.array([4, 10]), start_beat=2)
+    np.testing.assert_allclose(rows, [[0.5, 0.0, 0.0], [0.5, 1.0, 0.5]])
+
+
 def test_bar_lengths_ramp_through_anchors_within_the_step_bound():
     # 1 bar of 2 s, then 4 bars in 10 s: the tempo must ramp, not jump by 25 % at the cut.
     problem = BarLengthProblem(5, np.array([4, 20]), np.array([2.0, 12.0]), (1.5, 3.5), 2.4, max_step=0.1)

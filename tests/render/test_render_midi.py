@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from diffbgm.music.planner import plan_timing
 from diffbgm.music.timing import TimingConfig
@@ -38,3 +39,27 @@ def test_named_rolls_become_tracks_and_a_fixed_tempo_starts_at_zero():
     assert [i.name for i in pm.instruments] == ["MELODY", "PIANO"]
     assert plan.beats_s[0] == 0.0  # no silent pickup before the first bar (it read as a bar at 274 BPM)
     assert abs(pm.instruments[0].notes[0].start - plan.beats_s[0]) < 2e-3
+
+
+def test_a_pickup_starts_the_file_at_0_s_with_a_short_first_bar():
+    plan = plan_timing(24.02, [3.754, 8.759])  # the first cut comes too early for whole bars from 0 s
+    assert plan.start_beat > 0 and plan.downbeats_s[0] < 0.0
+    n_steps = plan.n_beats * 4
+    notes = [Note(60 + beat % 12, beat * 4, 2) for beat in range(plan.n_beats)]
+    held = Note(40, 0, 4 * plan.start_beat + 4)  # struck on the bar line before 0 s, still sounding after it
+    pm = render_midi(PianoRoll.from_notes(notes + [held], n_steps=n_steps), plan)
+    played = sorted(pm.instruments[0].notes, key=lambda n: (n.start, n.pitch))
+    # Short notes struck before 0 s are not heard, the held one sounds from 0 s; the others sit on their beats.
+    assert (played[0].pitch, played[0].start) == (40, 0.0)
+    assert played[0].end == pytest.approx(plan.beats_s[plan.start_beat + 1], abs=2e-3)
+    played = played[1:]
+    assert len(played) == plan.n_beats - plan.start_beat
+    np.testing.assert_allclose([n.start for n in played], plan.beats_s[plan.start_beat:-1], atol=2e-3)
+    signatures = [(s.numerator, round(s.time, 3)) for s in pm.time_signature_changes]
+    pickup = 4 - plan.start_beat
+    assert signatures == [(pickup, 0.0), (4, round(plan.heard_downbeats_s[0], 3))]
+    # A DAW's bar lines are the plan's: the cuts fall on them.
+    downbeats = pm.get_downbeats()
+    np.testing.assert_allclose(downbeats[1:len(plan.heard_downbeats_s) - 1], plan.heard_downbeats_s[:-2], atol=2e-3)
+    for cut in plan.cuts_s:
+        assert np.abs(downbeats - cut).min() < 2e-3

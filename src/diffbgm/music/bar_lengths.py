@@ -1,8 +1,9 @@
 """Bar durations that put given beats at given times with the smoothest tempo (a small quadratic programme).
 
 The unknowns are the durations of the bars (the tempo is constant inside a bar). An anchor says that
-beat ``q`` (counted from beat 0 at time 0) falls at time ``t``: the bars before it plus ``(q mod 4) / 4``
-of the bar it lies in sum to ``t``, a linear equality. The objective is the sum of squared differences
+beat ``q`` (counted from the first bar line) falls at time ``t``: the bars before it plus ``(q mod 4) / 4``
+of the bar it lies in, less the time of the beat at 0 s, sum to ``t``, a linear equality. The beat at
+0 s is usually the first bar line; it lies inside the first bar when the music starts with a pickup. The objective is the sum of squared differences
 of neighbouring bar durations (relative to the preferred bar) plus a weak pull towards the preferred
 bar, so a needed change becomes a ramp over several bars rather than a jump. The tempo range and the
 largest relative step between neighbouring bars are linear inequalities, handled by a primal active-set
@@ -28,7 +29,7 @@ class BarLengthProblem:
     n_bars:
         Number of bars.
     anchor_beats:
-        Beat index (0 = time 0) of every anchored beat, at most ``4 * n_bars``.
+        Beat index (0 = the first bar line) of every anchored beat, at most ``4 * n_bars``.
     anchor_times_s:
         The time each anchored beat must fall at.
     bar_range_s:
@@ -39,6 +40,8 @@ class BarLengthProblem:
         Largest relative change of tempo between neighbouring bars (``0.1`` = 10 %).
     pull_weight:
         Weight of the pull towards ``preferred_bar_s`` against the smoothness term.
+    start_beat:
+        The beat at 0 s (``0 < start_beat < 4``: a pickup, the first bar begins before the video).
     """
 
     n_bars: int
@@ -48,6 +51,7 @@ class BarLengthProblem:
     preferred_bar_s: float
     max_step: float = 0.1
     pull_weight: float = 1e-3
+    start_beat: int = 0
 
 
 @dataclass(frozen=True)
@@ -61,9 +65,12 @@ class BarLengthSolution:
     active: tuple[int, ...] = ()
 
 
-def anchor_rows(n_bars: int, anchor_beats: np.ndarray) -> np.ndarray:
-    """``(n_anchors, n_bars)`` coefficients: row ``a`` times the bar durations is the time of beat ``a``."""
+def anchor_rows(n_bars: int, anchor_beats: np.ndarray, start_beat: int = 0) -> np.ndarray:
+    """``(n_anchors, n_bars)`` coefficients: row ``a`` times the bar durations is the time of beat ``a``
+    (0 s being beat ``start_beat``)."""
     beats = np.asarray(anchor_beats, dtype=np.float64)
+    if start_beat:
+        return anchor_rows(n_bars, beats) - anchor_rows(n_bars, np.array([start_beat]))
     bars = np.arange(n_bars)
     whole = np.floor(beats / BEATS_PER_BAR)
     rows = (bars[None, :] < whole[:, None]).astype(np.float64)
@@ -105,7 +112,7 @@ def solve_bar_lengths(problem: BarLengthProblem, max_iterations: int = 300,
     """
     n = problem.n_bars
     unit = problem.preferred_bar_s
-    a_eq = anchor_rows(n, problem.anchor_beats)
+    a_eq = anchor_rows(n, problem.anchor_beats, problem.start_beat)
     b_eq = np.asarray(problem.anchor_times_s, dtype=np.float64) / unit
     difference = np.diff(np.eye(n), axis=0)
     hessian = 2.0 * (difference.T @ difference + problem.pull_weight * np.eye(n))

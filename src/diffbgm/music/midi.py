@@ -107,11 +107,33 @@ def midi_to_pianoroll(
     return PianoRoll.from_notes(midi_to_notes(path_or_pm, tempo_map, tracks), n_steps=n_steps)
 
 
+def _start_beat(tempo_map: TempoMap) -> int:
+    """The whole beat at 0 s when beat 0 (the first bar line) lies before it (the music starts with a
+    pickup of the first bar's last beats), else 0."""
+    if tempo_map.start_s > -1e-6:
+        return 0
+    beat = float(tempo_map.beat_of_time(0.0))
+    if abs(beat - round(beat)) > 1e-6 or not 0 < round(beat) < BEATS_PER_BAR:
+        raise ValueError(f"beat 0 lies {-tempo_map.start_s:.3f} s before 0 s: only a pickup of whole beats "
+                         f"inside the first bar can be written (0 s is beat {beat:.3f})")
+    return int(round(beat))
+
+
+def _from_start_beat(tracks: list[tuple[str, int, list[Note]]], tempo_map: TempoMap,
+                     start_beat: int) -> tuple[list[tuple[str, int, list[Note]]], TempoMap]:
+    """The tracks and tempo map renumbered from the beat at 0 s; a note struck before it that still
+    sounds there starts at 0 s (the music sounds from the first frame), the others are not heard."""
+    shift = start_beat * STEPS_PER_BEAT
+    heard = [(name, program, [Note(n.pitch, max(n.start, shift) - shift, n.end - max(n.start, shift), n.velocity)
+                              for n in notes if n.end > shift])
+             for name, program, notes in tracks]
+    beats = np.arange(start_beat, max(tempo_map.n_beats, start_beat + 2), dtype=np.float64)
+    return heard, TempoMap(tempo_map.time_of_beat(beats))
+
+
 def _lead_in_beats(tempo_map: TempoMap) -> tuple[int, int]:
     """MIDI tick 0 is 0 s; when beat 0 comes later, a one-bar lead-in keeps the DAW's bar lines on the music's."""
     start = tempo_map.start_s
-    if start < -1e-9:
-        raise ValueError(f"beat 0 must not lie before 0 s (got {start:.3f} s)")
     if start < 1e-6:
         return 0, 0
     micros = int(round(start * 1e6 / BEATS_PER_BAR))
@@ -121,11 +143,23 @@ def _lead_in_beats(tempo_map: TempoMap) -> tuple[int, int]:
 
 
 def tracks_to_midi(tracks: list[tuple[str, int, list[Note]]], tempo_map: TempoMap) -> pretty_midi.PrettyMIDI:
-    """Several named tracks ``(name, program, notes)`` -> PrettyMIDI with the tempo map as tempo events."""
+    """Several named tracks ``(name, program, notes)`` -> PrettyMIDI with the tempo map as tempo events.
+
+    MIDI tick 0 is 0 s. When beat 0 lies before 0 s (the music starts with a pickup), the file starts
+    at the beat at 0 s with a short first bar (a time signature of the beats it holds, then 4/4), as a
+    score writes an anacrusis; the notes struck before 0 s and still sounding start at 0 s.
+    """
+    start_beat = _start_beat(tempo_map)
+    if start_beat:
+        tracks, tempo_map = _from_start_beat(tracks, tempo_map, start_beat)
     n_beats = max((n.end for _, _, notes in tracks for n in notes), default=STEPS_PER_BEAT) // STEPS_PER_BEAT + 1
     lead_beats, lead_micros = _lead_in_beats(tempo_map)
     offset = lead_beats * TICKS_PER_BEAT
-    conductor = [(0, mido.MetaMessage("time_signature", numerator=BEATS_PER_BAR, denominator=4, time=0))]
+    first_bar = BEATS_PER_BAR - start_beat
+    conductor = [(0, mido.MetaMessage("time_signature", numerator=first_bar, denominator=4, time=0))]
+    if start_beat:
+        conductor.append((first_bar * TICKS_PER_BEAT,
+                          mido.MetaMessage("time_signature", numerator=BEATS_PER_BAR, denominator=4, time=0)))
     if lead_beats:
         conductor.append((0, mido.MetaMessage("set_tempo", tempo=lead_micros, time=0)))
     for beat, micros in tempo_map.tempo_changes(n_beats):

@@ -3,9 +3,11 @@
 Diff-BGM aligns music to video only implicitly (through its per-frame features); here the alignment is
 explicit, the way a film composer syncs a cue to picture: musical boundaries (hard cuts and the chosen
 point of each transition, ``cuts_s``) fall on bar lines, minor accents (``accents_s``: flash frames,
-very short shots) on beats, and the tempo drifts smoothly between them. Beat 0 is the video's first
-instant; the video's end is the final bar line, or a beat of a last, partial bar whose bar line then
-lies after the end (``TimingPlan.music_end_s``; the audio is trimmed to the video).
+very short shots) on beats, and the tempo drifts smoothly between them. The video's first instant is
+the first bar line, or a beat of a first bar that begins before the video: a pickup (anacrusis), as a
+composer writes when the first cut comes too early for a whole bar. The video's end is the final bar
+line, or a beat of a last, partial bar whose bar line then lies after the end
+(``TimingPlan.music_end_s``; the audio is trimmed to the video).
 
 Two stages:
 
@@ -13,7 +15,8 @@ Two stages:
    the beat grid and how many beats lie between consecutive anchored events. A cut pays for landing on
    a beat other than the downbeat (more on the second and fourth beat), an event left off the grid pays
    more, ending the video inside a bar pays a little. Each segment's mean tempo must lie in
-   ``bpm_range`` and pays for its distance from ``preferred_bpm``; a change of mean tempo between
+   ``bpm_range`` and pays for its distance from ``preferred_bpm``; starting the video on a beat other
+   than the downbeat (a pickup) pays a little; a change of mean tempo between
    neighbouring segments pays by its square, and one that ramps over the two segments could not absorb
    within ``max_tempo_step`` per bar (times ``ramp_reach``) is forbidden.
 2. The bar durations are then the smoothest ones through all the anchored beats
@@ -28,7 +31,7 @@ video's end.
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -86,11 +89,17 @@ def plan_timing(duration_s: float, cuts_s, config: TimingConfig = TimingConfig()
     cuts = _events_inside(cuts_s, duration_s)
     accents = _events_inside(accents_s, duration_s)
     if config.bpm is not None:
-        bars_s = _constant_bars(duration_s, config.bpm)
+        bars_s, start_beat = _constant_bars(duration_s, config.bpm), 0
     else:
-        bars_s = _search_bars(duration_s, cuts, _distinct_accents(accents, cuts, config.accent_merge_s), config)
-    downbeats = np.concatenate([[0.0], np.cumsum(bars_s)])
+        bars_s, start_beat = _search_bars(duration_s, cuts, _distinct_accents(accents, cuts, config.accent_merge_s),
+                                          config)
+    downbeats = _downbeats(bars_s, start_beat)
     return plan_from_beats(beats_of_bars(downbeats), duration_s, cuts, config.aligned_tolerance_steps, accents)
+
+
+def _downbeats(bars_s: np.ndarray, start_beat: int) -> np.ndarray:
+    """Bar lines of bars ``bars_s`` whose beat ``start_beat`` lies at 0 s."""
+    return np.concatenate([[0.0], np.cumsum(bars_s)]) - start_beat / BEATS_PER_BAR * bars_s[0]
 
 
 def _distinct_accents(accents: np.ndarray, cuts: np.ndarray, merge_s: float) -> np.ndarray:
@@ -111,34 +120,35 @@ def _preferred_bar_s(config: TimingConfig) -> float:
     return bar_seconds(min(max(preferred, low), high))
 
 
-def _search_bars(duration_s: float, cuts: np.ndarray, accents: np.ndarray, config: TimingConfig) -> np.ndarray:
-    """Bar durations of the chosen grid (see the module docstring)."""
+def _search_bars(duration_s: float, cuts: np.ndarray, accents: np.ndarray,
+                 config: TimingConfig) -> tuple[np.ndarray, int]:
+    """Bar durations of the chosen grid and the beat at 0 s (see the module docstring)."""
     low, high = config.bpm_range
     bar_range = (bar_seconds(high), bar_seconds(low))
     preferred_bar = _preferred_bar_s(config)
 
-    def solve(beats: np.ndarray, times: np.ndarray, warm: tuple[int, ...] = ()):
+    def solve(beats: np.ndarray, times: np.ndarray, start_beat: int, warm: tuple[int, ...] = ()):
         problem = BarLengthProblem(math.ceil(beats[-1] / BEATS_PER_BAR), beats, times, bar_range, preferred_bar,
-                                   config.max_tempo_step, config.pull_weight)
+                                   config.max_tempo_step, config.pull_weight, start_beat)
         return solve_bar_lengths(problem, initial_active=warm)
 
     found = _first_solved_layout(duration_s, cuts, accents, config, solve)
     if found is None:
         # Nothing but the video's length fits the range: a steady tempo, the video ending inside a bar.
-        return _constant_bars(duration_s, SECONDS_PER_MINUTE * BEATS_PER_BAR / preferred_bar)
-    beats, times, solution = found
-    return _refine(beats, times, solution, cuts, accents, solve)
+        return _constant_bars(duration_s, SECONDS_PER_MINUTE * BEATS_PER_BAR / preferred_bar), 0
+    layout, solution = found
+    return _refine(layout, solution, cuts, accents, solve), layout.start_beat
 
 
 def _first_solved_layout(duration_s, cuts, accents, config, solve):
-    """Anchored beats, their times and the bar-length solution of the first plan that solves."""
+    """The layout and bar-length solution of the first plan that solves."""
     # Bolder plans first: each puts more cuts on downbeats, and more often has no grid that fits.
     for reach in sorted((r for r in config.bold_ramp_reaches if r > config.ramp_reach), reverse=True):
         layout = _GridSearch(duration_s, cuts, accents, replace(config, ramp_reach=reach)).best_layout()
         if layout is not None:
-            solution = solve(*layout[:2])
+            solution = solve(layout.beats, layout.times, layout.start_beat)
             if solution.bars_s is not None:
-                return layout[0], layout[1], solution
+                return layout, solution
     search = _GridSearch(duration_s, cuts, accents, config)
     # Each failed solve gives up one kept cut or placed beat (after a few, every accent), so this ends.
     for attempt in range(2 * len(cuts) + len(accents) + 1):
@@ -147,29 +157,29 @@ def _first_solved_layout(duration_s, cuts, accents, config, solve):
         layout = search.best_layout()
         if layout is None:
             return None
-        beats, times, sources, on_downbeat = layout
-        solution = solve(beats, times)
+        solution = solve(layout.beats, layout.times, layout.start_beat)
         if solution.bars_s is not None:
-            return beats, times, solution
-        movable = np.flatnonzero(sources >= 0)
+            return layout, solution
+        movable = np.flatnonzero(layout.sources >= 0)
         if len(movable) == 0:
             return None
         trouble_beat = BEATS_PER_BAR * solution.worst_bar + BEATS_PER_BAR / 2
-        nearest = movable[np.argmin(np.abs(beats[movable] - trouble_beat))]
-        search.give_up(int(sources[nearest]), bool(on_downbeat[nearest]))
+        nearest = movable[np.argmin(np.abs(layout.beats[movable] - trouble_beat))]
+        search.give_up(int(layout.sources[nearest]), bool(layout.on_downbeat[nearest]))
     return None
 
 
-def _refine(beats, times, solution, cuts, accents, solve) -> np.ndarray:
+def _refine(layout: "_Layout", solution, cuts, accents, solve) -> np.ndarray:
     """Greedily pin more events to the grid the solution leaves them near, keeping each pin that the
     bar-length solve can still satisfy: a cut off its downbeat onto the nearest downbeat (or, failing
     that, beat), an accent off the beat grid onto the nearest beat."""
+    beats, times, start_beat = layout.beats, layout.times, layout.start_beat
     bars = solution.bars_s
     active = solution.active
     anchored = set(np.round(times, 9))
 
     def beat_of(time_s: float, bars_s: np.ndarray) -> float:
-        downbeats = np.concatenate([[0.0], np.cumsum(bars_s)])
+        downbeats = _downbeats(bars_s, start_beat)
         return float(np.interp(time_s, downbeats, BEATS_PER_BAR * np.arange(len(downbeats))))
 
     candidates = [(t, True) for t in cuts] + [(t, False) for t in accents]
@@ -180,13 +190,13 @@ def _refine(beats, times, solution, cuts, accents, solve) -> np.ndarray:
         targets = [BEATS_PER_BAR * round(position / BEATS_PER_BAR)] if is_cut else []
         targets.append(round(position))
         for target in targets:
-            if abs(target - position) > 1.0 or target <= 0 or target >= beats[-1] or np.any(beats == target):
+            if abs(target - position) > 1.0 or target <= start_beat or target >= beats[-1] or np.any(beats == target):
                 continue
             order = np.searchsorted(beats, target)
             trial_beats, trial_times = np.insert(beats, order, target), np.insert(times, order, time_s)
             if np.any(np.diff(trial_times) <= 0):
                 continue
-            trial = solve(trial_beats, trial_times, active)
+            trial = solve(trial_beats, trial_times, start_beat, active)
             if trial.bars_s is not None:
                 beats, times, bars, active = trial_beats, trial_times, trial.bars_s, trial.active
                 anchored.add(round(time_s, 9))
@@ -194,14 +204,27 @@ def _refine(beats, times, solution, cuts, accents, solve) -> np.ndarray:
     return bars
 
 
+@dataclass(frozen=True)
+class _Layout:
+    """A plan of stage 1: the anchored beats (counted from the first bar line), their times, their
+    sources (event number, ``-1`` for the video's end), whether each is a downbeat, and the beat at 0 s."""
+
+    beats: np.ndarray
+    times: np.ndarray
+    sources: np.ndarray
+    on_downbeat: np.ndarray
+    start_beat: int
+
+
 class _GridSearch:
     """The dynamic programme of stage 1.
 
-    Events are the cuts and accents in time order, then the video's end. A layout anchors some events
-    on beats (a cut preferably on a downbeat) and drops the others; a segment runs from one anchored
-    event to the next with a whole number of beats. A state at an anchored event is the segment that
-    ends there (start, beat count, so its mean beat) and the phase in the bar it leaves; going on only
-    needs those, so the programme is exact for its cost.
+    Events are the video's start, the cuts and accents in time order, then the video's end. A layout
+    anchors some events on beats (a cut preferably on a downbeat) and drops the others; a segment runs
+    from one anchored event to the next with a whole number of beats. A state at an anchored event is
+    the segment that ends there (start, beat count, so its mean beat) and the phase in the bar it
+    leaves; going on only needs those, so the programme is exact for its cost. The start's phase is
+    free (a pickup) at ``pickup_cost``.
     """
 
     def __init__(self, duration_s: float, cuts: np.ndarray, accents: np.ndarray, config: TimingConfig) -> None:
@@ -246,16 +269,17 @@ class _GridSearch:
         inner = self.is_cut[j + 1:k]
         return float(self.config.dropped_cut_cost * inner.sum() + self.config.dropped_accent_cost * (~inner).sum())
 
-    def best_layout(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
-        """Anchored beats, their times, sources (event number, ``-1`` for the video's end) and whether
-        each is a downbeat, of the cheapest layout; ``None`` if no layout fits the range."""
+    def best_layout(self) -> _Layout | None:
+        """The cheapest layout; ``None`` if no layout fits the range."""
         config = self.config
         n = len(self.times)
         phases = np.arange(BEATS_PER_BAR)
         # Per event: log mean beat and beat count of the last segment, phase, cost, back pointer.
         states: list[dict[str, np.ndarray] | None] = [None] * n
-        states[0] = {"log_beat": np.array([np.nan]), "beats": np.array([0]), "phase": np.array([0]),
-                     "cost": np.array([0.0]), "back": np.zeros((1, 3), dtype=np.int64)}
+        start_cost = np.array([0.0] + [config.pickup_cost] * (BEATS_PER_BAR - 1))
+        starts = np.flatnonzero(np.isfinite(start_cost))
+        states[0] = {"log_beat": np.full(len(starts), np.nan), "beats": np.zeros(len(starts), dtype=np.int64),
+                     "phase": starts, "cost": start_cost[starts], "back": np.zeros((len(starts), 3), dtype=np.int64)}
         pending: list[list[dict[str, np.ndarray]]] = [[] for _ in range(n)]
         for j in range(n):
             if j > 0:
@@ -303,7 +327,8 @@ class _GridSearch:
             j, previous, beats = (int(v) for v in states[k]["back"][state])
             path.append((k, beats))
             k, state = j, previous
+        start_beat = int(states[0]["phase"][state])
         events = np.array([k for k, _ in reversed(path)])
-        anchor_beats = np.cumsum([beats for _, beats in reversed(path)])
+        anchor_beats = start_beat + np.cumsum([beats for _, beats in reversed(path)])
         sources = np.where(events == n - 1, -1, events)
-        return anchor_beats, self.times[events], sources, anchor_beats % BEATS_PER_BAR == 0
+        return _Layout(anchor_beats, self.times[events], sources, anchor_beats % BEATS_PER_BAR == 0, start_beat)

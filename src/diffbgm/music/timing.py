@@ -57,6 +57,9 @@ class TimingConfig:
         Cost of a cut or an accent left off the beat grid.
     partial_end_cost:
         Cost of ending the video on a beat inside the last bar instead of on a bar line.
+    pickup_cost:
+        Cost of starting the video on a beat inside the first bar (a pickup) instead of on a bar line;
+        ``inf``: never.
     accent_merge_s:
         An accent this close to a cut is the cut itself.
     pull_weight:
@@ -79,6 +82,7 @@ class TimingConfig:
     dropped_cut_cost: float = 25.0
     dropped_accent_cost: float = 6.0
     partial_end_cost: float = 3.0
+    pickup_cost: float = 4.0
     accent_merge_s: float = 0.02
     pull_weight: float = 1e-3
     aligned_tolerance_steps: float = 1.0
@@ -91,7 +95,8 @@ class TimingPlan:
     Attributes
     ----------
     tempo_map:
-        Beat <-> seconds map of the music (``diffbgm.music.tempo.TempoMap``), beat 0 = first downbeat.
+        Beat <-> seconds map of the music (``diffbgm.music.tempo.TempoMap``), beat 0 = first downbeat,
+        which lies before 0 s when the music starts with a pickup (:attr:`start_beat`).
     n_bars:
         Number of bars of music (the last one may be partial: see :attr:`music_end_s`).
     beats_s:
@@ -130,6 +135,17 @@ class TimingPlan:
     def n_beats(self) -> int:
         """Number of beats of music."""
         return self.n_bars * BEATS_PER_BAR
+
+    @property
+    def start_beat(self) -> int:
+        """The beat at 0 s: 0, or the first heard beat of a pickup (the first bar begins before the
+        video and only its last ``4 - start_beat`` beats sound)."""
+        return int(np.searchsorted(self.beats_s, -1e-6))
+
+    @property
+    def heard_downbeats_s(self) -> np.ndarray:
+        """The bar lines from 0 s on (a pickup's first bar line lies before the video)."""
+        return self.downbeats_s[self.downbeats_s > -1e-6]
 
     @property
     def bar_bpm(self) -> np.ndarray:

@@ -62,4 +62,4 @@ def notes_view(midi_path: Path, manifest: dict) -> dict:
     midi = pretty_midi.PrettyMIDI(str(midi_path))
     notes = sorted((round(note.start, 3), round(note.end, 3), note.pitch, note.velocity)
                    for instrument in midi.instruments for note in instrument.notes)
-    return {"notes": [list(note) for note in notes], "downbeats_s": [round(float(t), 3) for t in manifest.get("downbeats_s", [])]}
+    return {"notes": [list(note) for note in notes], "downbeats_s": [round(float(t), 3) for t in manifest.get("downbeats_s", []) if t > -1e-6]}
