@@ -12,8 +12,12 @@ temporary folder. Per class of clip and overall:
 - length: share of outputs whose audio (the muxed .mp4's audio stream, the .wav) ends within one
   frame of the end of the input's video stream; outputs longer than it (by more than 1 ms);
 - sync: share of boundaries within 40 ms of a downbeat, those the planner was given ("found") and
-  the editor's ("true"), and of true boundaries within 40 ms of a beat;
-- tempo: the largest step between neighbouring bars, tempo changes (> 2 %) per minute.
+  the editor's ("true"), and of true boundaries within 40 ms of a beat; the share of true boundaries
+  where the music strikes a note (within 40 ms: what a listener hears of the cut); "4/4 ceil": the
+  most any grid of 4/4 bars within the step limit could put on downbeats (bars of 2/4 and 3/4 go
+  beyond it);
+- tempo: the largest step between neighbouring bars, tempo changes (> 2 %) per minute, and bars of
+  other than 4 beats (metre changes) per minute.
 Then the mood: every clip of at least 8 s is planned with --mood "calm, sad, slow" and with
 --mood "energetic, happy, fast" through the pipeline's own mood-to-tempo path (the mood changes only
 the tempo plan, so no diffusion runs for it): the median bar tempo of each, and whether the second
@@ -66,13 +70,17 @@ def plan_with_mood(analysis, embedder, mood: str | None) -> TimingPlan:
     return timing_plan(apply_user_text(analysis, embedder, None, mood), GenerationOptions(mood=mood))
 
 
-def plan_sync(truth: Truth, plan: TimingPlan, config: TimingConfig) -> dict:
+def plan_sync(truth: Truth, plan: TimingPlan, config: TimingConfig, note_starts_s=()) -> dict:
     """How the plan's grid meets the boundaries and how steady its tempo is; ``reachable``: how many
-    true boundaries at most any grid within the config's tempo range and step limit puts on
-    downbeats (``bench_timing.forced_misses``)."""
+    true boundaries at most any grid of 4/4 bars within the config's tempo range and step limit puts
+    on downbeats (``bench_timing.forced_misses``); ``struck``: whether the music starts a note at each
+    true boundary (``note_starts_s``: every note's start)."""
     true = [t for t in truth.boundaries_s if 0.0 < t < plan.duration_s]
-    found, edited = cut_errors(plan.cuts_s, plan.beats_s), cut_errors(true, plan.beats_s)
+    found, edited = cut_errors(plan.cuts_s, plan.beats_s, plan.bar_beats), cut_errors(true, plan.beats_s, plan.bar_beats)
+    starts = np.sort(np.asarray(note_starts_s, dtype=np.float64))
     return dict(
+        struck=[bool(len(starts)) and bool(np.abs(starts - t).min() <= TOLERANCE_S + 1e-12) for t in true],
+        short_bars_per_minute=float(np.sum(plan.bar_beats != 4) * 60.0 / plan.duration_s),
         reachable=len(true) - forced_misses(plan.duration_s, np.array(true), config.bpm_range, config.max_tempo_step),
         found_on_downbeat=(found.downbeat_s <= TOLERANCE_S + 1e-12).tolist(),
         true_on_downbeat=(edited.downbeat_s <= TOLERANCE_S + 1e-12).tolist(),
@@ -140,12 +148,15 @@ def summarise(rows: list[dict]) -> dict:
         reachable=sum(r["reachable"] for r in rows) / max(1, len(flat("true_on_downbeat"))),
         true_on_beat=share(flat("true_on_beat")), max_tempo_step=max(r["max_tempo_step"] for r in rows),
         changes_per_minute=float(np.mean([r["changes_per_minute"] for r in rows])),
+        struck=share(flat("struck")),
+        short_bars_per_minute=float(np.mean([r["short_bars_per_minute"] for r in rows])),
     )
 
 
 def print_table(classes: dict[str, dict]) -> None:
     print(f"{'class':22s} {'clips':>5s} {'bounds':>6s} {'cut<=1fr':>8s} {'false':>5s} {'inside':>6s} {'mp4 len':>7s} "
-          f"{'wav len':>7s} {'longer':>6s} {'dn found':>8s} {'dn true':>7s} {'ceiling':>7s} {'beat':>5s} {'step':>5s} {'chg/min':>7s}")
+          f"{'wav len':>7s} {'longer':>6s} {'dn found':>8s} {'dn true':>7s} {'4/4 ceil':>8s} {'beat':>5s} {'struck':>6s} "
+          f"{'step':>5s} {'chg/min':>7s} {'short/min':>9s}")
 
     def pct(x):
         return "-" if x is None else f"{100 * x:.0f}%"
@@ -153,8 +164,9 @@ def print_table(classes: dict[str, dict]) -> None:
     for kind, s in classes.items():
         print(f"{kind:22s} {s['clips']:5d} {s['boundaries']:6d} {pct(s['cut_within_1_frame']):>8s} {s['false_cuts']:5d} "
               f"{s['false_inside_shots']:6d} {pct(s['mp4_audio_within_1_frame']):>7s} {pct(s['wav_within_1_frame']):>7s} "
-              f"{s['longer_than_video']:6d} {pct(s['found_on_downbeat']):>8s} {pct(s['true_on_downbeat']):>7s} {pct(s['reachable']):>7s} "
-              f"{pct(s['true_on_beat']):>5s} {100 * s['max_tempo_step']:4.1f}% {s['changes_per_minute']:7.1f}")
+              f"{s['longer_than_video']:6d} {pct(s['found_on_downbeat']):>8s} {pct(s['true_on_downbeat']):>7s} {pct(s['reachable']):>8s} "
+              f"{pct(s['true_on_beat']):>5s} {pct(s['struck']):>6s} {100 * s['max_tempo_step']:4.1f}% {s['changes_per_minute']:7.1f} "
+              f"{s['short_bars_per_minute']:9.1f}")
 
 
 def main() -> None:
@@ -187,7 +199,8 @@ def main() -> None:
             row = dict(kind=kind, name=name, length_s=truth.length_s, frame_s=truth.frame_period_s, seconds=seconds,
                        cut_errors_frames=[min(e, 1e9) for e in found["errors"]], false=found["false"],
                        false_inside=found["false_inside"], **lengths, **length_scores(lengths, truth),
-                       **plan_sync(truth, result.plan, config_for_mood(analysis, pipeline.embedder, None)))
+                       **plan_sync(truth, result.plan, config_for_mood(analysis, pipeline.embedder, None),
+                                   [n.start for i in result.midi.instruments for n in i.notes]))
             clips.append(row)
             print(f"{name:10s} {truth.length_s:7.2f} s in {seconds:6.1f} s  tempo {row['median_bpm']:5.1f}  "
                   f"downbeats {np.mean(row['true_on_downbeat'] or [1]):4.0%}  step {row['max_tempo_step']:5.1%}  "

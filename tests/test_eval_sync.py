@@ -35,7 +35,9 @@ def test_tiny_clips_are_planned_and_scored(tmp_path, name) -> None:
     analysis = analyze_video(tmp_path / f"{name}{suffix}", AnalysisConfig(), progress=False, encoder=BlankEncoder())
     embedder = SentenceEmbedder()
     plan = plan_with_mood(analysis, embedder, None)
-    sync = plan_sync(truth, plan, config_for_mood(analysis, embedder, None))
+    # Notes struck on every bar line: a boundary is struck where it is on a downbeat.
+    sync = plan_sync(truth, plan, config_for_mood(analysis, embedder, None), plan.downbeats_s)
+    assert sync["struck"] == sync["true_on_downbeat"]
     found = score(truth, analysis)
     row = dict(found, cut_errors_frames=found["errors"], mp4_audio_ok=True, wav_ok=True, longer=False,
                decoded_over_s=0.0, **sync)

@@ -273,3 +273,26 @@ def test_the_groove_input_changes_the_prediction_and_the_null_condition_drops_it
         assert not torch.allclose(on_beats, model(x, t, conditions.with_groove(offbeat)))
         assert torch.equal(model(x, t, conditions), model(x, t, conditions.with_groove(torch.zeros(1, 16))))
         assert torch.equal(model(x, t, conditions.with_groove(straight), null), model(x, t, conditions, null))
+
+
+def test_metric_steps_of_4_4_change_nothing_and_a_short_bar_moves_the_bar_lines():
+    config = tiny_config()
+    config = replace(config, unet=replace(config.unet, metric_position=True, groove_input=True))
+    torch.manual_seed(0)
+    model = DiffBGMDenoiser(config).eval()
+    for parameter in model.parameters():
+        parameter.data.normal_(0.0, 0.05)  # the output layer starts at zero: give every input a say
+    conditions = random_conditions(2, config).with_grooves([torch.rand(STEPS_PER_BAR).numpy() * 2 - 1] * 2)
+    x = torch.randn(2, *model.sample_shape)
+    t = torch.tensor([10, 500])
+    default = (torch.arange(WINDOW_STEPS) % STEPS_PER_BAR).numpy()
+    short = default.copy()
+    short[24:] = (torch.arange(WINDOW_STEPS - 24) % STEPS_PER_BAR).numpy()  # bar 2 holds 2 beats
+    with torch.no_grad():
+        plain = model(x, t, conditions)
+        explicit = model(x, t, conditions.with_metric_steps([default, default]))
+        moved = model(x, t, conditions.with_metric_steps([short, short]))
+    assert torch.equal(plain, explicit)
+    assert not torch.allclose(plain[..., 24:, :], moved[..., 24:, :])
+    channels = metric_position_channels(WINDOW_STEPS, metric_steps=torch.from_numpy(short)[None])
+    assert torch.equal(channels[0, :, 24], metric_position_channels(WINDOW_STEPS)[:, 0])

@@ -18,12 +18,15 @@ MAX_STEP = 0.1 + 1e-9
 def _assert_well_formed(plan, duration_s: float, bpm_range=(70.0, 140.0)) -> None:
     """0 s on a beat of the first bar (beat 0, or a later one for a pickup), tempo constant inside each
     bar and in range, the music covering the video with no bar line after its end but the final one."""
-    assert 0 <= plan.start_beat < 4
+    assert 0 <= plan.start_beat < plan.bar_beats[0]
     assert plan.beats_s[plan.start_beat] == pytest.approx(0.0, abs=1e-9)
-    assert len(plan.beats_s) == 4 * plan.n_bars + 1
-    np.testing.assert_allclose(plan.beats_s[::4], plan.downbeats_s)
-    beat_lengths = np.diff(plan.beats_s).reshape(plan.n_bars, 4)
-    np.testing.assert_allclose(beat_lengths, beat_lengths[:, :1].repeat(4, axis=1), rtol=1e-9)
+    assert set(plan.bar_beats.tolist()) <= {2, 3, 4}
+    assert len(plan.beats_s) == plan.bar_beats.sum() + 1 and plan.n_beats == plan.bar_beats.sum()
+    np.testing.assert_allclose(plan.beats_s[plan.bar_line_beats], plan.downbeats_s)
+    beat_lengths = np.diff(plan.beats_s)
+    for bar, first in enumerate(plan.bar_line_beats[:-1]):
+        inside = beat_lengths[first:first + plan.bar_beats[bar]]
+        np.testing.assert_allclose(inside, inside[0], rtol=1e-9)
     assert plan.bar_bpm.min() >= bpm_range[0] - 1e-6 and plan.bar_bpm.max() <= bpm_range[1] + 1e-6
     assert plan.music_end_s >= duration_s - 1e-9
     assert np.all(plan.downbeats_s[:-1] < duration_s)
@@ -62,7 +65,7 @@ def test_random_edits_are_steady_and_put_cuts_on_the_grid(fps):
         plan = plan_timing(duration, cuts)
         _assert_well_formed(plan, duration)
         assert plan.max_tempo_step <= MAX_STEP
-        errors = cut_errors(cuts, plan.beats_s)
+        errors = cut_errors(cuts, plan.beats_s, plan.bar_beats)
         on_downbeat.append(errors.downbeat_s <= 0.04)
         on_beat.append(errors.beat_s <= 0.04)
     # With at most 10 % between neighbouring bars, some neighbouring shots (3 s then 2 s: one bar of
@@ -100,7 +103,8 @@ def test_tempo_map_matches_beats_and_plan_round_trips():
     beats = np.arange(plan.n_beats + 1)
     np.testing.assert_allclose(plan.tempo_map.time_of_beat(beats), plan.beats_s, atol=1e-9)
     rebuilt = plan_from_beats(plan.beats_s, plan.duration_s, plan.cuts_s, plan.aligned_tolerance_steps,
-                              plan.accents_s)
+                              plan.accents_s, plan.bar_beats)
+    np.testing.assert_array_equal(rebuilt.bar_beats, plan.bar_beats)
     np.testing.assert_array_equal(rebuilt.cut_error_steps, plan.cut_error_steps)
     np.testing.assert_array_equal(rebuilt.accent_beat_error_steps, plan.accent_beat_error_steps)
     assert rebuilt.tempo_bpm == plan.tempo_bpm and rebuilt.music_end_s == plan.music_end_s
@@ -140,10 +144,24 @@ def test_no_cuts_gives_a_single_steady_tempo():
 
 
 def test_cut_falls_on_a_beat_rather_than_a_big_tempo_swing():
-    # One-bar shots at 120 BPM with two 3 s shots: keeping 120 BPM puts two cuts on the third beat.
-    plan = plan_timing(16.0, [2.0, 4.0, 7.0, 9.0, 12.0, 14.0])
+    # One-bar shots at 120 BPM with two 3 s shots: in 4/4 throughout, keeping 120 BPM puts two cuts on
+    # the third beat.
+    plan = plan_timing(16.0, [2.0, 4.0, 7.0, 9.0, 12.0, 14.0], TimingConfig(meter_change_cost=float("inf")))
     np.testing.assert_allclose(plan.bar_bpm, 120.0)
     np.testing.assert_allclose(plan.cut_error_steps, [0, 0, 8, 8, 0, 0], atol=1e-9)
+    assert (plan.bar_beats == 4).all()
+
+
+def test_a_short_bar_puts_a_cut_on_a_bar_line_at_a_steady_tempo():
+    # The same edit with metre changes: each 3 s shot is a bar of 4/4 and one of 2/4 at 120 BPM, so
+    # every cut is a bar line and the tempo never moves.
+    plan = plan_timing(16.0, [2.0, 4.0, 7.0, 9.0, 12.0, 14.0])
+    _assert_well_formed(plan, 16.0)
+    np.testing.assert_allclose(plan.beats_s, np.arange(0.0, 16.01, 0.5), atol=1e-4)
+    np.testing.assert_allclose(plan.cut_error_steps, 0.0, atol=1e-3)
+    assert plan.bar_beats.tolist() == [4, 4, 4, 2, 4, 4, 2, 4, 4]
+    assert plan.meter_changes == [(0, 4), (12, 2), (14, 4), (22, 2), (24, 4)]
+    assert plan.metric_steps[12 * 4:14 * 4 + 2].tolist() == list(range(8)) + [0, 1]
 
 
 def test_cut_near_the_end_is_kept_with_a_partial_last_bar():
@@ -157,7 +175,7 @@ def test_cut_near_the_end_is_kept_with_a_partial_last_bar():
 def test_accents_land_on_beats():
     accents = [10.1, 19.0]  # 0.1 s after a beat of the even 90 BPM grid, and between two beats
     steady = plan_timing(24.0, [8.0, 16.0])
-    assert np.all(cut_errors(accents, steady.beats_s).beat_s > 0.05)
+    assert np.all(cut_errors(accents, steady.beats_s, steady.bar_beats).beat_s > 0.05)
     plan = plan_timing(24.0, [8.0, 16.0], accents_s=accents)
     np.testing.assert_allclose(plan.accent_beat_error_steps, 0.0, atol=1e-9)
     np.testing.assert_allclose(plan.cut_error_steps, 0.0, atol=1e-9)
@@ -191,11 +209,11 @@ def test_timing_config_prefers_the_users_tempo_then_range_then_mood():
 def test_an_early_first_cut_gets_a_pickup_bar():
     # 3.75 s then 5.0 s: no steady grid of whole bars from 0 s puts both cuts on downbeats; a pickup of
     # two beats before the first bar line does, as a composer would write it.
-    plan = plan_timing(24.02, [3.754, 8.759])
+    plan = plan_timing(24.02, [3.754, 8.759], TimingConfig(meter_change_cost=float("inf")))
     _assert_well_formed(plan, 24.02)
     assert plan.start_beat > 0 and plan.heard_downbeats_s[0] == pytest.approx(plan.downbeats_s[1])
     assert plan.cut_kept.all() and plan.max_tempo_step <= MAX_STEP
-    without = plan_timing(24.02, [3.754, 8.759], TimingConfig(pickup_cost=float("inf")))
+    without = plan_timing(24.02, [3.754, 8.759], TimingConfig(pickup_cost=float("inf"), meter_change_cost=float("inf")))
     assert without.start_beat == 0 and without.aligned_fraction < 1.0
 
 

@@ -63,3 +63,14 @@ def test_a_pickup_starts_the_file_at_0_s_with_a_short_first_bar():
     np.testing.assert_allclose(downbeats[1:len(plan.heard_downbeats_s) - 1], plan.heard_downbeats_s[:-2], atol=2e-3)
     for cut in plan.cuts_s:
         assert np.abs(downbeats - cut).min() < 2e-3
+
+
+def test_short_bars_become_time_signatures_and_the_daws_bar_lines_are_the_plans():
+    plan = plan_timing(16.0, [2.0, 4.0, 7.0, 9.0, 12.0, 14.0])  # two 3-s shots at 120 BPM: 4/4 + 2/4
+    assert 2 in plan.bar_beats
+    roll = PianoRoll.from_notes([Note(60, beat * 4, 2) for beat in range(plan.n_beats)], n_steps=plan.n_beats * 4)
+    pm = render_midi(roll, plan)
+    signatures = [(s.numerator, round(s.time, 3)) for s in pm.time_signature_changes]
+    expected = [(count, round(float(plan.beats_s[beat]), 3)) for beat, count in plan.meter_changes]
+    assert signatures == expected
+    np.testing.assert_allclose(pm.get_downbeats(), plan.downbeats_s[:-1], atol=2e-3)

@@ -16,11 +16,11 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
-from diffbgm.music.grid import N_PITCHES, ONSET, STEPS_PER_BAR
+from diffbgm.music.grid import N_PITCHES, ONSET, STEPS_PER_BAR, WINDOW_STEPS
 from diffbgm.music.key import Key
 
 # Per-window vectors a ConditionBatch may carry, and their widths.
-OPTIONAL_WIDTHS = {"scale": N_PITCHES, "groove": STEPS_PER_BAR}
+OPTIONAL_WIDTHS = {"scale": N_PITCHES, "groove": STEPS_PER_BAR, "metric_steps": WINDOW_STEPS}
 
 
 @dataclass
@@ -44,6 +44,12 @@ class ConditionBatch:
         from -1 (never) to +1 (every bar), all zeros for a window with no groove (see
         :func:`groove_vector`); ``None`` when no window has one. Only models built with
         ``unet.groove_input`` read it.
+    metric_steps:
+        long ``(B, 128)``: each step's place in its bar, 0 on a bar line; ``None``: every window starts on
+        a bar line of 4/4, as in training (see :func:`default_metric_steps`). A bar of 2 or 3 beats
+        (a metre change at a cut) restarts the count early. Models built with ``unet.metric_position``
+        read it (their metric-position channels and groove tiling); it is never nulled, as it is the
+        music's own grid, not a condition.
     """
 
     dynamic: torch.Tensor
@@ -51,6 +57,7 @@ class ConditionBatch:
     segments: torch.Tensor
     scale: torch.Tensor | None = None
     groove: torch.Tensor | None = None
+    metric_steps: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
         batch, beats = self.segments.shape
@@ -90,7 +97,13 @@ class ConditionBatch:
         value = getattr(self, name)
         if value is not None:
             return value
+        if name == "metric_steps":
+            return default_metric_steps(len(self), self.segments.device)
         return torch.zeros(len(self), OPTIONAL_WIDTHS[name], device=self.segments.device)
+
+    def metric_positions(self) -> torch.Tensor:
+        """``metric_steps``, with 4/4 from the window's first step when it is ``None``."""
+        return self._filled("metric_steps")
 
     def scales(self) -> torch.Tensor:
         """``scale``, with zeros (no key) when it is ``None``."""
@@ -107,6 +120,16 @@ class ConditionBatch:
     def with_groove(self, groove: torch.Tensor | None) -> "ConditionBatch":
         """The same conditions with ``groove`` replaced."""
         return replace(self, groove=groove)
+
+    def with_metric_steps(self, metric_steps: Sequence[np.ndarray] | None) -> "ConditionBatch":
+        """The same conditions with each window's metric steps (``(128,)`` ints, e.g. a slice of
+        ``TimingPlan.metric_steps``); ``None``: 4/4 from each window's first step."""
+        if metric_steps is None:
+            return replace(self, metric_steps=None)
+        if len(metric_steps) != len(self):
+            raise ValueError(f"{len(metric_steps)} metric step rows for {len(self)} windows")
+        rows = torch.from_numpy(np.stack([np.asarray(row, dtype=np.int64) for row in metric_steps]))
+        return replace(self, metric_steps=rows.to(self.segments.device))
 
     def with_keys(self, keys: Sequence[Key | None]) -> "ConditionBatch":
         """The same conditions with one key (or ``None``) per window: training, evaluation and
@@ -142,6 +165,11 @@ class ConditionBatch:
             torch.cat([b.segments for b in batches]),
             **optional,
         )
+
+
+def default_metric_steps(batch: int, device: torch.device | str | None = None) -> torch.Tensor:
+    """``(batch, 128)`` metric steps of windows that start on a bar line of 4/4: ``step mod 16``."""
+    return (torch.arange(WINDOW_STEPS, device=device) % STEPS_PER_BAR).expand(batch, -1)
 
 
 def scale_vector(pitch_mask: np.ndarray | None) -> np.ndarray:

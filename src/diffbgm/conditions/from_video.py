@@ -264,7 +264,7 @@ def conditions_from_video(analysis, plan: TimingPlan, mood: Mood | None = None) 
         onto_typical(boundary, "boundary"),
     ], axis=-1).astype(np.float32)
 
-    bar_bpm = np.repeat(plan.bar_bpm, BEATS_PER_BAR)
+    bar_bpm = np.repeat(plan.bar_bpm, plan.bar_beats)
     descriptions = [""] * n_beats
     for shot_index in np.unique(segments):
         members = segments == shot_index

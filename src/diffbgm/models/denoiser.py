@@ -64,7 +64,8 @@ class DiffBGMDenoiser(nn.Module):
             dynamic = conditions.dynamic
             if null_mask is not None:
                 dynamic = dynamic.masked_fill(null_mask[:, None, None], 0.0)
-        return self.unet(x, timesteps, context.to(x.dtype), segment_mask, scale, groove, dynamic)
+        return self.unet(x, timesteps, context.to(x.dtype), segment_mask, scale, groove, dynamic,
+                         conditions.metric_steps)
 
     def crop(self, roll: torch.Tensor) -> torch.Tensor:
         """Full 128-pitch tensor ``(..., 128)`` -> the pitch columns the network models."""

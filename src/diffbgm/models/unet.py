@@ -21,14 +21,17 @@ from diffbgm.music.grid import STEPS_PER_BAR, STEPS_PER_BEAT
 METRIC_PERIODS: tuple[int, ...] = (2, STEPS_PER_BEAT, STEPS_PER_BAR)
 
 
-def metric_position_channels(n_steps: int, device: torch.device | None = None) -> torch.Tensor:
-    """``(C, n_steps)``: where each step of a window that starts on a downbeat lies in the bar.
+def metric_position_channels(n_steps: int, device: torch.device | None = None,
+                             metric_steps: torch.Tensor | None = None) -> torch.Tensor:
+    """``(C, n_steps)``: where each step of a window that starts on a downbeat lies in the bar; with
+    ``metric_steps`` (``(B, n_steps)``, each step's place in its bar), ``(B, C, n_steps)``.
 
     A cosine per period (for period 2 it alternates on-/off-eighth) and a sine for the longer periods
-    (where it tells the two halves of the cycle apart): 5 channels for :data:`METRIC_PERIODS`.
-    Windows always start on a downbeat (:mod:`diffbgm.music.grid`), so the step index is enough.
+    (where it tells the two halves of the cycle apart): 5 channels for :data:`METRIC_PERIODS`. Without
+    ``metric_steps`` the window starts on a downbeat of 4/4 and the step index is enough; a bar of 2 or
+    3 beats (a metre change) reads as the first beats of a 4/4 bar, then the next bar line.
     """
-    step = torch.arange(n_steps, device=device)
+    step = torch.arange(n_steps, device=device) if metric_steps is None else metric_steps
     channels = []
     for period in METRIC_PERIODS:
         # The phase is taken modulo the period first so that every bar gets bit-identical channels.
@@ -36,7 +39,7 @@ def metric_position_channels(n_steps: int, device: torch.device | None = None) -
         channels.append(torch.cos(phase))
         if period > 2:
             channels.append(torch.sin(phase))
-    return torch.stack(channels)
+    return torch.stack(channels, dim=-2)
 
 
 # Channels of metric_position_channels: a cosine per period, and a sine for periods above 2.
@@ -170,18 +173,22 @@ class UNet(nn.Module):
         scale: torch.Tensor | None = None,
         groove: torch.Tensor | None = None,
         dynamic: torch.Tensor | None = None,
+        metric_steps: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """``scale`` (``(B, P)``, the network's pitch columns) is read when ``config.scale_input``,
         ``groove`` (``(B, steps per bar)``) when ``config.groove_input``, ``dynamic`` (``(B, beats, 4)``)
-        when ``config.dynamic_input``; ``None``: no key, no groove, no dynamics."""
+        when ``config.dynamic_input``; ``None``: no key, no groove, no dynamics. ``metric_steps``
+        (``(B, steps)``, each step's place in its bar) places the metric position and the groove;
+        ``None``: 4/4 from the window's first step."""
         embedding = get_timestep_embedding(
             timesteps, self.config.base_channels, flip_sin_to_cos=True, downscale_freq_shift=0
         ).to(x.dtype)
         embedding = self.time_embed(embedding)
         if self.config.metric_position:
             batch, _, steps, pitches = x.shape
-            position = metric_position_channels(steps, x.device).to(x.dtype)
-            x = torch.cat([x, position[None, :, :, None].expand(batch, -1, steps, pitches)], dim=1)
+            position = metric_position_channels(steps, x.device, metric_steps).to(x.dtype)
+            position = position.expand(batch, -1, -1) if position.ndim == 3 else position[None].expand(batch, -1, -1)
+            x = torch.cat([x, position[:, :, :, None].expand(batch, -1, steps, pitches)], dim=1)
         if self.config.scale_input:
             batch, _, steps, pitches = x.shape
             if scale is None:
@@ -191,7 +198,10 @@ class UNet(nn.Module):
             batch, _, steps, pitches = x.shape
             if groove is None:
                 groove = torch.zeros(batch, STEPS_PER_BAR, device=x.device)
-            tiled = groove.to(x.dtype).repeat(1, steps // groove.shape[1])
+            if metric_steps is None:
+                tiled = groove.to(x.dtype).repeat(1, steps // groove.shape[1])
+            else:
+                tiled = torch.gather(groove.to(x.dtype), 1, metric_steps % groove.shape[1])
             x = torch.cat([x, tiled[:, None, :, None].expand(batch, 1, steps, pitches)], dim=1)
         if self.config.dynamic_input:
             batch, _, steps, pitches = x.shape

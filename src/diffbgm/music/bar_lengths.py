@@ -1,9 +1,11 @@
 """Bar durations that put given beats at given times with the smoothest tempo (a small quadratic programme).
 
-The unknowns are the durations of the bars (the tempo is constant inside a bar). An anchor says that
-beat ``q`` (counted from the first bar line) falls at time ``t``: the bars before it plus ``(q mod 4) / 4``
-of the bar it lies in, less the time of the beat at 0 s, sum to ``t``, a linear equality. The beat at
-0 s is usually the first bar line; it lies inside the first bar when the music starts with a pickup. The objective is the sum of squared differences
+The unknowns are the durations of the bars, each measured as four of its beats (the length of a 4/4
+bar at its tempo; the tempo is constant inside a bar, and a bar may hold 2, 3 or 4 beats). An anchor
+says that beat ``q`` (counted from the first bar line) falls at time ``t``: the bars before it plus the
+beats of its own bar before it, less the time of the beat at 0 s, sum to ``t``, a linear equality. The
+beat at 0 s is usually the first bar line; it lies inside the first bar when the music starts with a
+pickup. The objective is the sum of squared differences
 of neighbouring bar durations (relative to the preferred bar) plus a weak pull towards the preferred
 bar, so a needed change becomes a ramp over several bars rather than a jump. The tempo range and the
 largest relative step between neighbouring bars are linear inequalities, handled by a primal active-set
@@ -42,6 +44,8 @@ class BarLengthProblem:
         Weight of the pull towards ``preferred_bar_s`` against the smoothness term.
     start_beat:
         The beat at 0 s (``0 < start_beat < 4``: a pickup, the first bar begins before the video).
+    bar_beats:
+        Beats in each bar; ``None``: 4 in every bar.
     """
 
     n_bars: int
@@ -52,11 +56,13 @@ class BarLengthProblem:
     max_step: float = 0.1
     pull_weight: float = 1e-3
     start_beat: int = 0
+    bar_beats: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)
 class BarLengthSolution:
-    """``bars_s``: the bar durations, or ``None`` when no grid meets the constraints; ``worst_bar``:
+    """``bars_s``: the bar durations as four beats of each bar (a 4/4 bar's length at its tempo), or
+    ``None`` when no grid meets the constraints; ``worst_bar``:
     the bar whose range or step is most violated by the equality-only solution (where to relax);
     ``active``: the bounds that hold with equality (a warm start for a similar problem)."""
 
@@ -65,19 +71,16 @@ class BarLengthSolution:
     active: tuple[int, ...] = ()
 
 
-def anchor_rows(n_bars: int, anchor_beats: np.ndarray, start_beat: int = 0) -> np.ndarray:
-    """``(n_anchors, n_bars)`` coefficients: row ``a`` times the bar durations is the time of beat ``a``
-    (0 s being beat ``start_beat``)."""
+def anchor_rows(n_bars: int, anchor_beats: np.ndarray, start_beat: int = 0, bar_beats=None) -> np.ndarray:
+    """``(n_anchors, n_bars)`` coefficients: row ``a`` times the bars (as four of their beats) is the time
+    of beat ``a`` (0 s being beat ``start_beat``; ``bar_beats``: beats in each bar, default 4)."""
     beats = np.asarray(anchor_beats, dtype=np.float64)
     if start_beat:
-        return anchor_rows(n_bars, beats) - anchor_rows(n_bars, np.array([start_beat]))
-    bars = np.arange(n_bars)
-    whole = np.floor(beats / BEATS_PER_BAR)
-    rows = (bars[None, :] < whole[:, None]).astype(np.float64)
-    fraction = beats / BEATS_PER_BAR - whole
-    inside = whole < n_bars
-    rows[inside, whole[inside].astype(int)] += fraction[inside]
-    return rows
+        return anchor_rows(n_bars, beats, 0, bar_beats) - anchor_rows(n_bars, np.array([start_beat]), 0, bar_beats)
+    counts = np.full(n_bars, BEATS_PER_BAR) if bar_beats is None else np.asarray(bar_beats, dtype=np.float64)
+    lines = np.concatenate([[0.0], np.cumsum(counts)])
+    before = np.clip(beats[:, None] - lines[None, :-1], 0.0, counts[None, :])
+    return before / BEATS_PER_BAR
 
 
 def _inequalities(n: int, low: float, high: float, max_step: float) -> tuple[np.ndarray, np.ndarray]:
@@ -112,7 +115,7 @@ def solve_bar_lengths(problem: BarLengthProblem, max_iterations: int = 300,
     """
     n = problem.n_bars
     unit = problem.preferred_bar_s
-    a_eq = anchor_rows(n, problem.anchor_beats, problem.start_beat)
+    a_eq = anchor_rows(n, problem.anchor_beats, problem.start_beat, problem.bar_beats)
     b_eq = np.asarray(problem.anchor_times_s, dtype=np.float64) / unit
     difference = np.diff(np.eye(n), axis=0)
     hessian = 2.0 * (difference.T @ difference + problem.pull_weight * np.eye(n))

@@ -142,24 +142,38 @@ def _lead_in_beats(tempo_map: TempoMap) -> tuple[int, int]:
     return BEATS_PER_BAR, micros
 
 
-def tracks_to_midi(tracks: list[tuple[str, int, list[Note]]], tempo_map: TempoMap) -> pretty_midi.PrettyMIDI:
+def _time_signatures(meter: list[tuple[int, int]], start_beat: int) -> list[tuple[int, int]]:
+    """``(beat, beats per bar)`` of every time signature, counted from the beat at 0 s: a pickup's
+    first bar holds only its beats from 0 s on."""
+    if not start_beat:
+        return list(meter)
+    first = meter[0][1]
+    later = [(beat - start_beat, count) for beat, count in meter[1:]]
+    if not later or later[0][0] != first - start_beat:
+        later.insert(0, (first - start_beat, first))
+    return [(0, first - start_beat)] + later
+
+
+def tracks_to_midi(tracks: list[tuple[str, int, list[Note]]], tempo_map: TempoMap,
+                   meter: list[tuple[int, int]] | None = None) -> pretty_midi.PrettyMIDI:
     """Several named tracks ``(name, program, notes)`` -> PrettyMIDI with the tempo map as tempo events.
 
-    MIDI tick 0 is 0 s. When beat 0 lies before 0 s (the music starts with a pickup), the file starts
-    at the beat at 0 s with a short first bar (a time signature of the beats it holds, then 4/4), as a
-    score writes an anacrusis; the notes struck before 0 s and still sounding start at 0 s.
+    ``meter``: ``(beat, beats per bar)`` at beat 0 and wherever the bar length changes (a time
+    signature event each, in quarter notes); ``None``: 4/4 throughout. MIDI tick 0 is 0 s. When beat 0
+    lies before 0 s (the music starts with a pickup), the file starts at the beat at 0 s with a short
+    first bar (a time signature of the beats it holds), as a score writes an anacrusis; the notes
+    struck before 0 s and still sounding start at 0 s.
     """
+    meter = [(0, BEATS_PER_BAR)] if not meter else meter
     start_beat = _start_beat(tempo_map)
     if start_beat:
         tracks, tempo_map = _from_start_beat(tracks, tempo_map, start_beat)
     n_beats = max((n.end for _, _, notes in tracks for n in notes), default=STEPS_PER_BEAT) // STEPS_PER_BEAT + 1
     lead_beats, lead_micros = _lead_in_beats(tempo_map)
     offset = lead_beats * TICKS_PER_BEAT
-    first_bar = BEATS_PER_BAR - start_beat
-    conductor = [(0, mido.MetaMessage("time_signature", numerator=first_bar, denominator=4, time=0))]
-    if start_beat:
-        conductor.append((first_bar * TICKS_PER_BEAT,
-                          mido.MetaMessage("time_signature", numerator=BEATS_PER_BAR, denominator=4, time=0)))
+    conductor = [(offset * bool(beat) + beat * TICKS_PER_BEAT,
+                  mido.MetaMessage("time_signature", numerator=count, denominator=4, time=0))
+                 for beat, count in _time_signatures(meter, start_beat)]
     if lead_beats:
         conductor.append((0, mido.MetaMessage("set_tempo", tempo=lead_micros, time=0)))
     for beat, micros in tempo_map.tempo_changes(n_beats):

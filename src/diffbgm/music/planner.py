@@ -3,20 +3,23 @@
 Diff-BGM aligns music to video only implicitly (through its per-frame features); here the alignment is
 explicit, the way a film composer syncs a cue to picture: musical boundaries (hard cuts and the chosen
 point of each transition, ``cuts_s``) fall on bar lines, minor accents (``accents_s``: flash frames,
-very short shots) on beats, and the tempo drifts smoothly between them. The video's first instant is
-the first bar line, or a beat of a first bar that begins before the video: a pickup (anacrusis), as a
-composer writes when the first cut comes too early for a whole bar. The video's end is the final bar
-line, or a beat of a last, partial bar whose bar line then lies after the end
-(``TimingPlan.music_end_s``; the audio is trimmed to the video).
+very short shots) on beats, and the tempo drifts smoothly between them. Bars hold 4 beats, but a bar
+may end early at a cut (a bar of 2/4 or 3/4), as a film composer changes the metre to hit a cut
+rather than bend the tempo: a steady tempo then puts shots of any whole number of beats on bar lines.
+The video's first instant is the first bar line, or a beat of a first bar that begins before the
+video: a pickup (anacrusis), as a composer writes when the first cut comes too early for a whole bar.
+The video's end is the final bar line, or a beat of a last, partial bar whose bar line then lies after
+the end (``TimingPlan.music_end_s``; the audio is trimmed to the video).
 
 Two stages:
 
 1. A dynamic programme over the events (cuts, accents, the video's end) chooses which to anchor on
    the beat grid and how many beats lie between consecutive anchored events. A cut pays for landing on
    a beat other than the downbeat (more on the second and fourth beat), an event left off the grid pays
-   more, ending the video inside a bar pays a little. Each segment's mean tempo must lie in
-   ``bpm_range`` and pays for its distance from ``preferred_bpm``; starting the video on a beat other
-   than the downbeat (a pickup) pays a little; a change of mean tempo between
+   more, ending the video inside a bar pays a little, and so does ending a bar early at a cut on its
+   third or fourth beat (a metre change) and starting the video on a beat other than the downbeat (a
+   pickup). Each segment's mean tempo must lie in ``bpm_range`` and pays for its distance from
+   ``preferred_bpm``; a change of mean tempo between
    neighbouring segments pays by its square, and one that ramps over the two segments could not absorb
    within ``max_tempo_step`` per bar (times ``ramp_reach``) is forbidden.
 2. The bar durations are then the smoothest ones through all the anchored beats
@@ -89,17 +92,33 @@ def plan_timing(duration_s: float, cuts_s, config: TimingConfig = TimingConfig()
     cuts = _events_inside(cuts_s, duration_s)
     accents = _events_inside(accents_s, duration_s)
     if config.bpm is not None:
-        bars_s, start_beat = _constant_bars(duration_s, config.bpm), 0
+        bars_s = _constant_bars(duration_s, config.bpm)
+        start_beat, bar_beats = 0, np.full(len(bars_s), BEATS_PER_BAR)
     else:
-        bars_s, start_beat = _search_bars(duration_s, cuts, _distinct_accents(accents, cuts, config.accent_merge_s),
-                                          config)
-    downbeats = _downbeats(bars_s, start_beat)
-    return plan_from_beats(beats_of_bars(downbeats), duration_s, cuts, config.aligned_tolerance_steps, accents)
+        bars_s, start_beat, bar_beats = _search_bars(
+            duration_s, cuts, _distinct_accents(accents, cuts, config.accent_merge_s), config)
+    downbeats = _downbeats(bars_s, start_beat, bar_beats)
+    return plan_from_beats(beats_of_bars(downbeats, bar_beats), duration_s, cuts, config.aligned_tolerance_steps,
+                           accents, bar_beats)
 
 
-def _downbeats(bars_s: np.ndarray, start_beat: int) -> np.ndarray:
-    """Bar lines of bars ``bars_s`` whose beat ``start_beat`` lies at 0 s."""
-    return np.concatenate([[0.0], np.cumsum(bars_s)]) - start_beat / BEATS_PER_BAR * bars_s[0]
+def _downbeats(bars_s: np.ndarray, start_beat: int, bar_beats: np.ndarray) -> np.ndarray:
+    """Bar lines of bars ``bars_s`` (four of their beats each) of ``bar_beats`` beats whose beat
+    ``start_beat`` lies at 0 s."""
+    lengths = bars_s * bar_beats / BEATS_PER_BAR
+    return np.concatenate([[0.0], np.cumsum(lengths)]) - start_beat / BEATS_PER_BAR * bars_s[0]
+
+
+def _bar_beats(layout: "_Layout") -> np.ndarray:
+    """Beats in each bar of a layout: 4, but a bar ends early at each cut the layout ends a bar at, and
+    bars go on to the first bar line at or after the video's end."""
+    lines = [0]
+    early = layout.beats[layout.ends_bar]
+    while lines[-1] < layout.beats[-1]:
+        line = lines[-1] + BEATS_PER_BAR
+        inside = early[(early > lines[-1]) & (early < line)]
+        lines.append(int(inside[0]) if len(inside) else line)
+    return np.diff(lines)
 
 
 def _distinct_accents(accents: np.ndarray, cuts: np.ndarray, merge_s: float) -> np.ndarray:
@@ -121,23 +140,26 @@ def _preferred_bar_s(config: TimingConfig) -> float:
 
 
 def _search_bars(duration_s: float, cuts: np.ndarray, accents: np.ndarray,
-                 config: TimingConfig) -> tuple[np.ndarray, int]:
-    """Bar durations of the chosen grid and the beat at 0 s (see the module docstring)."""
+                 config: TimingConfig) -> tuple[np.ndarray, int, np.ndarray]:
+    """Bar durations (four of their beats each) of the chosen grid, the beat at 0 s and the beats in
+    each bar (see the module docstring)."""
     low, high = config.bpm_range
     bar_range = (bar_seconds(high), bar_seconds(low))
     preferred_bar = _preferred_bar_s(config)
 
-    def solve(beats: np.ndarray, times: np.ndarray, start_beat: int, warm: tuple[int, ...] = ()):
-        problem = BarLengthProblem(math.ceil(beats[-1] / BEATS_PER_BAR), beats, times, bar_range, preferred_bar,
-                                   config.max_tempo_step, config.pull_weight, start_beat)
+    def solve(layout: _Layout, beats: np.ndarray, times: np.ndarray, warm: tuple[int, ...] = ()):
+        bar_beats = _bar_beats(layout)
+        problem = BarLengthProblem(len(bar_beats), beats, times, bar_range, preferred_bar, config.max_tempo_step,
+                                   config.pull_weight, layout.start_beat, tuple(int(n) for n in bar_beats))
         return solve_bar_lengths(problem, initial_active=warm)
 
     found = _first_solved_layout(duration_s, cuts, accents, config, solve)
     if found is None:
         # Nothing but the video's length fits the range: a steady tempo, the video ending inside a bar.
-        return _constant_bars(duration_s, SECONDS_PER_MINUTE * BEATS_PER_BAR / preferred_bar), 0
+        bars = _constant_bars(duration_s, SECONDS_PER_MINUTE * BEATS_PER_BAR / preferred_bar)
+        return bars, 0, np.full(len(bars), BEATS_PER_BAR)
     layout, solution = found
-    return _refine(layout, solution, cuts, accents, solve), layout.start_beat
+    return _refine(layout, solution, cuts, accents, solve), layout.start_beat, _bar_beats(layout)
 
 
 def _first_solved_layout(duration_s, cuts, accents, config, solve):
@@ -146,7 +168,7 @@ def _first_solved_layout(duration_s, cuts, accents, config, solve):
     for reach in sorted((r for r in config.bold_ramp_reaches if r > config.ramp_reach), reverse=True):
         layout = _GridSearch(duration_s, cuts, accents, replace(config, ramp_reach=reach)).best_layout()
         if layout is not None:
-            solution = solve(layout.beats, layout.times, layout.start_beat)
+            solution = solve(layout, layout.beats, layout.times)
             if solution.bars_s is not None:
                 return layout, solution
     search = _GridSearch(duration_s, cuts, accents, config)
@@ -157,13 +179,15 @@ def _first_solved_layout(duration_s, cuts, accents, config, solve):
         layout = search.best_layout()
         if layout is None:
             return None
-        solution = solve(layout.beats, layout.times, layout.start_beat)
+        solution = solve(layout, layout.beats, layout.times)
         if solution.bars_s is not None:
             return layout, solution
         movable = np.flatnonzero(layout.sources >= 0)
         if len(movable) == 0:
             return None
-        trouble_beat = BEATS_PER_BAR * solution.worst_bar + BEATS_PER_BAR / 2
+        bar_beats = _bar_beats(layout)
+        worst = min(solution.worst_bar, len(bar_beats) - 1)
+        trouble_beat = bar_beats[:worst].sum() + bar_beats[worst] / 2
         nearest = movable[np.argmin(np.abs(layout.beats[movable] - trouble_beat))]
         search.give_up(int(layout.sources[nearest]), bool(layout.on_downbeat[nearest]))
     return None
@@ -174,20 +198,21 @@ def _refine(layout: "_Layout", solution, cuts, accents, solve) -> np.ndarray:
     bar-length solve can still satisfy: a cut off its downbeat onto the nearest downbeat (or, failing
     that, beat), an accent off the beat grid onto the nearest beat."""
     beats, times, start_beat = layout.beats, layout.times, layout.start_beat
+    bar_beats = _bar_beats(layout)
+    lines = np.concatenate([[0], np.cumsum(bar_beats)])
     bars = solution.bars_s
     active = solution.active
     anchored = set(np.round(times, 9))
 
     def beat_of(time_s: float, bars_s: np.ndarray) -> float:
-        downbeats = _downbeats(bars_s, start_beat)
-        return float(np.interp(time_s, downbeats, BEATS_PER_BAR * np.arange(len(downbeats))))
+        return float(np.interp(time_s, _downbeats(bars_s, start_beat, bar_beats), lines))
 
     candidates = [(t, True) for t in cuts] + [(t, False) for t in accents]
     for time_s, is_cut in sorted(candidates):
         if round(time_s, 9) in anchored:
             continue
         position = beat_of(time_s, bars)
-        targets = [BEATS_PER_BAR * round(position / BEATS_PER_BAR)] if is_cut else []
+        targets = [int(lines[np.argmin(np.abs(lines - position))])] if is_cut else []
         targets.append(round(position))
         for target in targets:
             if abs(target - position) > 1.0 or target <= start_beat or target >= beats[-1] or np.any(beats == target):
@@ -196,7 +221,7 @@ def _refine(layout: "_Layout", solution, cuts, accents, solve) -> np.ndarray:
             trial_beats, trial_times = np.insert(beats, order, target), np.insert(times, order, time_s)
             if np.any(np.diff(trial_times) <= 0):
                 continue
-            trial = solve(trial_beats, trial_times, start_beat, active)
+            trial = solve(layout, trial_beats, trial_times, active)
             if trial.bars_s is not None:
                 beats, times, bars, active = trial_beats, trial_times, trial.bars_s, trial.active
                 anchored.add(round(time_s, 9))
@@ -207,12 +232,14 @@ def _refine(layout: "_Layout", solution, cuts, accents, solve) -> np.ndarray:
 @dataclass(frozen=True)
 class _Layout:
     """A plan of stage 1: the anchored beats (counted from the first bar line), their times, their
-    sources (event number, ``-1`` for the video's end), whether each is a downbeat, and the beat at 0 s."""
+    sources (event number, ``-1`` for the video's end), whether each is a downbeat, whether the bar
+    before it ends early there (a short bar), and the beat at 0 s."""
 
     beats: np.ndarray
     times: np.ndarray
     sources: np.ndarray
     on_downbeat: np.ndarray
+    ends_bar: np.ndarray
     start_beat: int
 
 
@@ -224,7 +251,8 @@ class _GridSearch:
     from one anchored event to the next with a whole number of beats. A state at an anchored event is
     the segment that ends there (start, beat count, so its mean beat) and the phase in the bar it
     leaves; going on only needs those, so the programme is exact for its cost. The start's phase is
-    free (a pickup) at ``pickup_cost``.
+    free (a pickup) at ``pickup_cost``, and a cut that lands on beat 3 or 4 of a bar may end that bar
+    early (a bar of 2/4 or 3/4, at ``meter_change_cost``) and so be the next bar line.
     """
 
     def __init__(self, duration_s: float, cuts: np.ndarray, accents: np.ndarray, config: TimingConfig) -> None:
@@ -265,6 +293,11 @@ class _GridSearch:
             on_beat[0] = np.inf
         return on_beat
 
+    def _may_end_bar(self, k: int) -> bool:
+        """Event ``k`` is a cut that may end its bar early (a metre change) to be a bar line."""
+        return (0 < k < len(self.times) - 1 and bool(self.is_cut[k]) and k not in self.off_downbeat
+                and k not in self.unanchored and np.isfinite(self.config.meter_change_cost))
+
     def _drop_cost(self, j: int, k: int) -> float:
         inner = self.is_cut[j + 1:k]
         return float(self.config.dropped_cut_cost * inner.sum() + self.config.dropped_accent_cost * (~inner).sum())
@@ -279,7 +312,7 @@ class _GridSearch:
         start_cost = np.array([0.0] + [config.pickup_cost] * (BEATS_PER_BAR - 1))
         starts = np.flatnonzero(np.isfinite(start_cost))
         states[0] = {"log_beat": np.full(len(starts), np.nan), "beats": np.zeros(len(starts), dtype=np.int64),
-                     "phase": starts, "cost": start_cost[starts], "back": np.zeros((len(starts), 3), dtype=np.int64)}
+                     "phase": starts, "cost": start_cost[starts], "back": np.zeros((len(starts), 4), dtype=np.int64)}
         pending: list[list[dict[str, np.ndarray]]] = [[] for _ in range(n)]
         for j in range(n):
             if j > 0:
@@ -292,6 +325,7 @@ class _GridSearch:
                 anchor_cost = self._anchor_cost(k)
                 if not np.isfinite(anchor_cost).any():
                     continue
+                may_end_bar = self._may_end_bar(k)
                 length = self.times[k] - self.times[j]
                 beats = np.arange(max(1, math.ceil(length / self.longest_beat - 1e-9)),
                                   math.floor(length / self.shortest_beat + 1e-9) + 1)
@@ -311,24 +345,34 @@ class _GridSearch:
                         continue
                     best = members[np.argmin(total[members], axis=0)]
                     new_phase = (phase + beats) % BEATS_PER_BAR
-                    cost = total[best, np.arange(len(beats))] + segment_cost + anchor_cost[new_phase]
-                    ok = np.isfinite(cost)
-                    if not ok.any():
-                        continue
-                    pending[k].append({"log_beat": log_beat[ok], "beats": beats[ok], "phase": new_phase[ok],
-                                       "cost": cost[ok],
-                                       "back": np.stack([np.full(ok.sum(), j), best[ok], beats[ok]], axis=1)})
+                    reached = total[best, np.arange(len(beats))] + segment_cost
+                    options = [(reached + anchor_cost[new_phase], new_phase, 0)]
+                    if may_end_bar:
+                        # The bar holding the cut ends there: a short bar whose next bar line is the cut.
+                        short = np.isin(new_phase, config.short_bar_beats)
+                        options.append((np.where(short, reached + config.meter_change_cost, np.inf),
+                                        np.zeros_like(new_phase), 1))
+                    for cost, phase_after, ends_bar in options:
+                        ok = np.isfinite(cost)
+                        if not ok.any():
+                            continue
+                        pending[k].append({"log_beat": log_beat[ok], "beats": beats[ok], "phase": phase_after[ok],
+                                           "cost": cost[ok],
+                                           "back": np.stack([np.full(ok.sum(), j), best[ok], beats[ok],
+                                                             np.full(ok.sum(), ends_bar)], axis=1)})
         final = states[n - 1]
         if final is None:
             return None
         state, k = int(np.argmin(final["cost"])), n - 1
         path = []
         while k > 0:
-            j, previous, beats = (int(v) for v in states[k]["back"][state])
-            path.append((k, beats))
+            j, previous, beats, ends_bar = (int(v) for v in states[k]["back"][state])
+            path.append((k, beats, ends_bar, int(states[k]["phase"][state])))
             k, state = j, previous
         start_beat = int(states[0]["phase"][state])
-        events = np.array([k for k, _ in reversed(path)])
-        anchor_beats = start_beat + np.cumsum([beats for _, beats in reversed(path)])
+        path.reverse()
+        events = np.array([step[0] for step in path])
+        anchor_beats = start_beat + np.cumsum([step[1] for step in path])
         sources = np.where(events == n - 1, -1, events)
-        return _Layout(anchor_beats, self.times[events], sources, anchor_beats % BEATS_PER_BAR == 0, start_beat)
+        return _Layout(anchor_beats, self.times[events], sources, np.array([step[3] == 0 for step in path]),
+                       np.array([bool(step[2]) for step in path]), start_beat)

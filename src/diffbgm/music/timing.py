@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from diffbgm.music.grid import BEATS_PER_BAR
-from diffbgm.music.sync_metrics import cut_errors, max_tempo_step
+from diffbgm.music.grid import BEATS_PER_BAR, STEPS_PER_BEAT
+from diffbgm.music.sync_metrics import bar_line_beats, cut_errors, max_tempo_step
 from diffbgm.music.tempo import TempoMap, tempo_for_mood
 
 SECONDS_PER_MINUTE = 60.0
@@ -60,6 +60,11 @@ class TimingConfig:
     pickup_cost:
         Cost of starting the video on a beat inside the first bar (a pickup) instead of on a bar line;
         ``inf``: never.
+    meter_change_cost:
+        Cost of ending a bar early at a cut (a bar of ``short_bar_beats`` beats), so that the cut is a bar
+        line; ``inf``: 4/4 throughout.
+    short_bar_beats:
+        The beats a bar ended early may hold.
     accent_merge_s:
         An accent this close to a cut is the cut itself.
     pull_weight:
@@ -82,7 +87,9 @@ class TimingConfig:
     dropped_cut_cost: float = 25.0
     dropped_accent_cost: float = 6.0
     partial_end_cost: float = 3.0
-    pickup_cost: float = 4.0
+    pickup_cost: float = 2.5
+    meter_change_cost: float = 3.0
+    short_bar_beats: tuple[int, ...] = (2, 3)
     accent_merge_s: float = 0.02
     pull_weight: float = 1e-3
     aligned_tolerance_steps: float = 1.0
@@ -100,7 +107,7 @@ class TimingPlan:
     n_bars:
         Number of bars of music (the last one may be partial: see :attr:`music_end_s`).
     beats_s:
-        ``(n_bars * 4 + 1,)`` time of every beat, the last entry being the final bar line.
+        ``(n_beats + 1,)`` time of every beat, the last entry being the final bar line.
     downbeats_s:
         ``(n_bars + 1,)`` time of every bar line, the last one the end of the written music.
     duration_s:
@@ -117,6 +124,9 @@ class TimingPlan:
         Tolerance behind :attr:`cut_aligned`.
     accents_s:
         The minor cuts (flash frames, very short shots) the grid puts on beats, as given.
+    bar_beats:
+        ``(n_bars,)`` beats in each bar: 4 (4/4), or 2 or 3 where a bar ends early so that a cut falls on
+        the next bar line, as a film composer changes the metre to hit a cut.
     """
 
     tempo_map: TempoMap
@@ -130,11 +140,36 @@ class TimingPlan:
     tempo_bpm: float
     aligned_tolerance_steps: float = 1.0
     accents_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    bar_beats: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.bar_beats is None:
+            self.bar_beats = np.full(self.n_bars, BEATS_PER_BAR, dtype=np.int64)
 
     @property
     def n_beats(self) -> int:
         """Number of beats of music."""
-        return self.n_bars * BEATS_PER_BAR
+        return int(self.bar_beats.sum())
+
+    @property
+    def bar_line_beats(self) -> np.ndarray:
+        """``(n_bars + 1,)`` index of the beat each bar line is."""
+        return bar_line_beats(self.n_beats, self.bar_beats)
+
+    @property
+    def metric_steps(self) -> np.ndarray:
+        """``(n_beats * 4,)`` each sixteenth's place in its bar (0 on a bar line), what the model reads as
+        its metric position."""
+        lines = self.bar_line_beats * STEPS_PER_BEAT
+        steps = np.arange(lines[-1])
+        return steps - lines[np.searchsorted(lines, steps, side="right") - 1]
+
+    @property
+    def meter_changes(self) -> list[tuple[int, int]]:
+        """``(beat, beats per bar)`` at the first bar and wherever the bar length changes."""
+        lines = self.bar_line_beats
+        return [(int(lines[i]), int(n)) for i, n in enumerate(self.bar_beats)
+                if i == 0 or n != self.bar_beats[i - 1]]
 
     @property
     def start_beat(self) -> int:
@@ -150,7 +185,7 @@ class TimingPlan:
     @property
     def bar_bpm(self) -> np.ndarray:
         """``(n_bars,)`` tempo of each bar."""
-        return BEATS_PER_BAR * SECONDS_PER_MINUTE / np.diff(self.downbeats_s)
+        return self.bar_beats * SECONDS_PER_MINUTE / np.diff(self.downbeats_s)
 
     @property
     def cut_aligned(self) -> np.ndarray:
@@ -165,12 +200,12 @@ class TimingPlan:
     @property
     def cut_beat_error_steps(self) -> np.ndarray:
         """``(n_cuts,)`` distance from each cut to the nearest beat, in sixteenths of its bar."""
-        return cut_errors(self.cuts_s, self.beats_s).beat_steps
+        return cut_errors(self.cuts_s, self.beats_s, self.bar_beats).beat_steps
 
     @property
     def accent_beat_error_steps(self) -> np.ndarray:
         """``(n_accents,)`` distance from each accent to the nearest beat, in sixteenths of its bar."""
-        return cut_errors(self.accents_s, self.beats_s).beat_steps
+        return cut_errors(self.accents_s, self.beats_s, self.bar_beats).beat_steps
 
     @property
     def music_end_s(self) -> float:
@@ -210,25 +245,30 @@ def bar_seconds(bpm: float) -> float:
     return BEATS_PER_BAR * SECONDS_PER_MINUTE / bpm
 
 
-def beats_of_bars(downbeats: np.ndarray) -> np.ndarray:
-    """Bar lines -> every beat (each bar split evenly), ending with the last bar line."""
-    fractions = np.arange(BEATS_PER_BAR) / BEATS_PER_BAR
-    beats = (downbeats[:-1, None] + np.diff(downbeats)[:, None] * fractions[None, :]).ravel()
-    return np.append(beats, downbeats[-1])
+def beats_of_bars(downbeats: np.ndarray, bar_beats=None) -> np.ndarray:
+    """Bar lines -> every beat (each bar split evenly into its ``bar_beats``, default 4), ending with the
+    last bar line."""
+    downbeats = np.asarray(downbeats, dtype=np.float64)
+    counts = np.full(len(downbeats) - 1, BEATS_PER_BAR) if bar_beats is None else np.asarray(bar_beats)
+    beats = [start + (end - start) * np.arange(n) / n for start, end, n in zip(downbeats[:-1], downbeats[1:], counts)]
+    return np.append(np.concatenate(beats), downbeats[-1])
 
 
-def plan_from_beats(beats_s, duration_s: float, cuts_s, tolerance_steps: float = 1.0, accents_s=()) -> TimingPlan:
+def plan_from_beats(beats_s, duration_s: float, cuts_s, tolerance_steps: float = 1.0, accents_s=(),
+                    bar_beats=None) -> TimingPlan:
     """Rebuild a :class:`TimingPlan` from its beat times (e.g. the ``beats_s`` of a saved result).
 
-    ``beats_s`` holds ``4 * n_bars + 1`` increasing times, the first one being the first downbeat.
+    ``beats_s`` holds ``n_beats + 1`` increasing times, the first one being the first downbeat;
+    ``bar_beats`` the beats in each bar (``None``: 4/4 throughout, ``4 * n_bars + 1`` times).
     """
     beats = np.asarray(beats_s, dtype=np.float64)
-    if beats.ndim != 1 or len(beats) < BEATS_PER_BAR + 1 or (len(beats) - 1) % BEATS_PER_BAR:
-        raise ValueError(f"beat times must hold 4 * n_bars + 1 entries, got {beats.shape}")
+    if beats.ndim != 1 or len(beats) < 2:
+        raise ValueError(f"beat times must hold n_beats + 1 entries, got {beats.shape}")
+    lines = bar_line_beats(len(beats) - 1, bar_beats)
+    counts = np.diff(lines)
     cuts = np.sort(np.asarray(cuts_s, dtype=np.float64).ravel())
-    downbeats = beats[::BEATS_PER_BAR]
-    errors = cut_errors(cuts, beats)
-    bar_lengths = np.diff(downbeats)
+    downbeats = beats[lines]
+    errors = cut_errors(cuts, beats, counts)
     return TimingPlan(
         tempo_map=TempoMap.from_beat_times(beats),
         n_bars=len(downbeats) - 1,
@@ -238,7 +278,8 @@ def plan_from_beats(beats_s, duration_s: float, cuts_s, tolerance_steps: float =
         cuts_s=cuts,
         cut_kept=errors.downbeat_s < 1e-6,
         cut_error_steps=errors.downbeat_steps,
-        tempo_bpm=float(np.median(BEATS_PER_BAR * SECONDS_PER_MINUTE / bar_lengths)),
+        tempo_bpm=float(np.median(counts * SECONDS_PER_MINUTE / np.diff(downbeats))),
         aligned_tolerance_steps=tolerance_steps,
         accents_s=np.sort(np.asarray(accents_s, dtype=np.float64).ravel()),
+        bar_beats=counts,
     )

@@ -39,7 +39,7 @@ def shape_ending(roll: PianoRoll, plan: TimingPlan, fade_bars: int, cadence: boo
     if key is None:
         key = key_of_roll(PianoRoll.from_notes(notes, n_steps=end_step)) if notes else Key(0, "major")
     info = {"key_tonic": key.tonic, "key_mode": key.mode, "cadence": False, "end_step": end_step}
-    last_bar = (plan.n_bars - 1) * STEPS_PER_BAR
+    last_bar = int(plan.bar_line_beats[-2]) * STEPS_PER_BEAT
     if cadence and notes and last_bar < end_step:
         centre = int(np.median([n.pitch for n in notes]))
         third = 4 if key.mode == "major" else 3

@@ -73,6 +73,7 @@ def plan_manifest(plan: TimingPlan) -> dict:
         "bar_bpm": plan.bar_bpm.tolist(),
         "beats_s": plan.beats_s.tolist(),
         "downbeats_s": plan.downbeats_s.tolist(),
+        "bar_beats": plan.bar_beats.tolist(),
         "music_end_s": plan.music_end_s,
         "cuts_s": plan.cuts_s.tolist(),
         "cut_error_steps": plan.cut_error_steps.tolist(),
@@ -102,7 +103,7 @@ def read_result(output: str | Path) -> tuple[dict, GenerationOptions, Score, Tim
         options = GenerationOptions.from_dict(manifest["options"])
         score = Score.load(paths["npz"])
         plan = plan_from_beats(manifest["beats_s"], manifest["duration_s"], manifest["cuts_s"],
-                               accents_s=manifest.get("accents_s", ()))
+                               accents_s=manifest.get("accents_s", ()), bar_beats=manifest.get("bar_beats"))
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
         raise GenerationError(f"cannot read the earlier result {paths['json']}: {error}") from None
     return manifest, options, score, plan

@@ -217,7 +217,8 @@ class ScoringPipeline:
         stopwatch.lap("conditions", then="diffusion")
         free = np.ones(score.roll.shape[1], dtype=bool)
         key = fill_windows(self.model, score, free, options, revision=0, device=self.device,
-                           start_key=Key(*key_for_mood(mood, options.seed)), progress=stopwatch.progress)
+                           start_key=Key(*key_for_mood(mood, options.seed)), progress=stopwatch.progress,
+                           metric_steps=plan.metric_steps)
         if key is not None and options.follows_first_key() and self.model.config.unet.scale_input:
             # The model is told the mood's scale, not its tonic: make the notes sound in the mood's mode.
             score.roll, key = settle_mode(score.roll, key, heard_steps(plan))
@@ -267,7 +268,7 @@ class ScoringPipeline:
         ending = manifest.get("ending") or {}
         earlier_key = Key(int(ending["key_tonic"]), ending["key_mode"]) if "key_tonic" in ending else None
         key = fill_windows(self.model, score, free, options, revision=revision, device=self.device,
-                           known_key=earlier_key, progress=stopwatch.progress)
+                           known_key=earlier_key, progress=stopwatch.progress, metric_steps=plan.metric_steps)
         if key is not None and options.follows_first_key() and self.model.config.unet.scale_input:
             # As in generate(): the new notes are told the scale, and sound in the piece's mode.
             score.roll[:, first:last] = to_parallel_mode(score.roll[:, first:last], key.tonic, key.mode)

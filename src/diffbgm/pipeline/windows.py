@@ -69,14 +69,29 @@ def key_of_known_music(roll: np.ndarray, free: np.ndarray) -> Key | None:
     return key_of_roll(PianoRoll(onset, roll[SUSTAIN] & known))
 
 
-def groove_of_known_music(roll: np.ndarray, free: np.ndarray) -> np.ndarray | None:
-    """The groove (:func:`groove_vector`) of the bars of ``roll`` with no ``free`` step; ``None`` if none sounds."""
-    n_bars = roll.shape[1] // STEPS_PER_BAR
-    steps = n_bars * STEPS_PER_BAR
-    known_bars = ~free[:steps].reshape(n_bars, STEPS_PER_BAR).any(axis=1)
-    bars = roll[:, :steps].reshape(2, n_bars, STEPS_PER_BAR, -1)[:, known_bars]
-    groove = groove_vector(bars.reshape(2, -1, bars.shape[-1]))
+def groove_of_known_music(roll: np.ndarray, free: np.ndarray, metric_steps: np.ndarray | None = None) -> np.ndarray | None:
+    """The groove (:func:`groove_vector`) of the whole 4/4 bars of ``roll`` with no ``free`` step (bars
+    placed by ``metric_steps``, each step's place in its bar; ``None``: 4/4 from step 0); ``None`` if
+    none sounds."""
+    n_steps = roll.shape[1]
+    positions = np.arange(n_steps) % STEPS_PER_BAR if metric_steps is None else np.asarray(metric_steps)[:n_steps]
+    starts = np.flatnonzero(positions == 0)
+    whole = [start for start in starts
+             if start + STEPS_PER_BAR <= len(positions) and positions[start + STEPS_PER_BAR - 1] == STEPS_PER_BAR - 1
+             and not free[start:start + STEPS_PER_BAR].any()]
+    if not whole:
+        return None
+    bars = np.concatenate([roll[:, start:start + STEPS_PER_BAR] for start in whole], axis=1)
+    groove = groove_vector(bars)
     return groove if groove.any() else None
+
+
+def window_metric_steps(metric_steps: np.ndarray, span: WindowSpan) -> np.ndarray:
+    """``(128,)`` metric steps of a window (past the piece's end, 4/4 goes on)."""
+    start = span.start_beat * STEPS_PER_BEAT
+    row = np.asarray(metric_steps[start:start + WINDOW_STEPS], dtype=np.int64)
+    tail = (row[-1] + 1 + np.arange(WINDOW_STEPS - len(row))) % STEPS_PER_BAR if len(row) else np.arange(WINDOW_STEPS) % STEPS_PER_BAR
+    return np.concatenate([row, tail])
 
 
 def window_context(roll: np.ndarray, free: np.ndarray, span: WindowSpan) -> tuple[torch.Tensor, torch.Tensor]:
@@ -92,7 +107,8 @@ def window_context(roll: np.ndarray, free: np.ndarray, span: WindowSpan) -> tupl
 
 def fill_windows(model, score: Score, free: np.ndarray, options: GenerationOptions, revision: int,
                  device: str = "cpu", start_key: Key | None = None, known_key: Key | None = None,
-                 progress: Callable[[str, int, int], None] | None = None) -> Key | None:
+                 progress: Callable[[str, int, int], None] | None = None,
+                 metric_steps: np.ndarray | None = None) -> Key | None:
     """Generate the ``free`` steps of ``score.roll`` window by window, the rest being known.
 
     ``start_key`` is the key a model that reads one is told from the first window on under ``"auto"``
@@ -100,6 +116,8 @@ def fill_windows(model, score: Score, free: np.ndarray, options: GenerationOptio
     the key of the music already known (an earlier result's, when regenerating), kept under ``"auto"``
     instead of estimating one from those notes: part of a piece can read in its relative key.
     ``progress("diffusion", done, n_windows)`` is called after each window (also one with nothing free).
+    ``metric_steps`` (``TimingPlan.metric_steps``) places the bar lines (a bar may hold 2, 3 or 4
+    beats); ``None``: 4/4 from step 0.
     Returns the key the windows were held to: the given one, the one ``"auto"`` settled on (from the
     music already known when regenerating, else ``start_key`` or the first window written), or ``None``.
     """
@@ -132,8 +150,11 @@ def fill_windows(model, score: Score, free: np.ndarray, options: GenerationOptio
         window: ConditionBatch = batch[index]
         if reads_key:
             window = window.with_keys([key])
-        groove = groove_of_known_music(score.roll, free) if reads_groove and options.follows_groove() else fixed_groove
+        groove = (groove_of_known_music(score.roll, free, metric_steps) if reads_groove and options.follows_groove()
+                  else fixed_groove)
         window = window.with_grooves([groove])
+        if metric_steps is not None:
+            window = window.with_metric_steps([window_metric_steps(metric_steps, span)])
         generator = torch.Generator(device="cpu").manual_seed(window_seed(options.seed, index, revision))
         probabilities = sample(
             model, window.to(device), sampler=options.sampler, steps=options.steps,

@@ -70,4 +70,4 @@ def render_midi(
         if not isinstance(roll, PianoRoll):
             roll = PianoRoll.from_array(np.asarray(roll))
         tracks.append((name, program, _shaped_notes(roll, n_steps, velocities)))
-    return tracks_to_midi(tracks, plan.tempo_map)
+    return tracks_to_midi(tracks, plan.tempo_map, plan.meter_changes)
