@@ -50,6 +50,10 @@ from diffbgm.music.timing import (
     plan_from_beats,
 )
 
+# How a cut becomes a bar line in a layout: it ends a short bar (2/4 or 3/4), or, one beat past a bar
+# line, the bar before it and that beat become a bar of 3/4 and one of 2/4.
+ENDS_SHORT_BAR, SPLIT_BARS = 1, 2
+
 # Failed bar-length solves after which accents are no longer put on beats (they are minor events, and
 # each further try reruns the search).
 ACCENT_ATTEMPTS = 4
@@ -110,10 +114,12 @@ def _downbeats(bars_s: np.ndarray, start_beat: int, bar_beats: np.ndarray) -> np
 
 
 def _bar_beats(layout: "_Layout") -> np.ndarray:
-    """Beats in each bar of a layout: 4, but a bar ends early at each cut the layout ends a bar at, and
-    bars go on to the first bar line at or after the video's end."""
+    """Beats in each bar of a layout: 4, but a bar ends early at each cut the layout ends a bar at (the
+    two bars before a cut one beat past a bar line become 3 + 2 beats), and bars go on to the first
+    bar line at or after the video's end."""
     lines = [0]
-    early = layout.beats[layout.ends_bar]
+    split = layout.beats[layout.ends_bar == SPLIT_BARS]
+    early = np.sort(np.concatenate([layout.beats[layout.ends_bar > 0], split - 2]))
     while lines[-1] < layout.beats[-1]:
         line = lines[-1] + BEATS_PER_BAR
         inside = early[(early > lines[-1]) & (early < line)]
@@ -232,8 +238,8 @@ def _refine(layout: "_Layout", solution, cuts, accents, solve) -> np.ndarray:
 @dataclass(frozen=True)
 class _Layout:
     """A plan of stage 1: the anchored beats (counted from the first bar line), their times, their
-    sources (event number, ``-1`` for the video's end), whether each is a downbeat, whether the bar
-    before it ends early there (a short bar), and the beat at 0 s."""
+    sources (event number, ``-1`` for the video's end), whether each is a downbeat, how the bars before
+    it end there (0: as they fall, :data:`ENDS_SHORT_BAR` or :data:`SPLIT_BARS`), and the beat at 0 s."""
 
     beats: np.ndarray
     times: np.ndarray
@@ -252,7 +258,9 @@ class _GridSearch:
     the segment that ends there (start, beat count, so its mean beat) and the phase in the bar it
     leaves; going on only needs those, so the programme is exact for its cost. The start's phase is
     free (a pickup) at ``pickup_cost``, and a cut that lands on beat 3 or 4 of a bar may end that bar
-    early (a bar of 2/4 or 3/4, at ``meter_change_cost``) and so be the next bar line.
+    early (a bar of 2/4 or 3/4, at ``meter_change_cost``) and so be the next bar line; one that lands on
+    beat 2 after at least five beats without an anchor turns the bar before it and that beat into a
+    bar of 3/4 and one of 2/4 (twice the cost).
     """
 
     def __init__(self, duration_s: float, cuts: np.ndarray, accents: np.ndarray, config: TimingConfig) -> None:
@@ -351,7 +359,11 @@ class _GridSearch:
                         # The bar holding the cut ends there: a short bar whose next bar line is the cut.
                         short = np.isin(new_phase, config.short_bar_beats)
                         options.append((np.where(short, reached + config.meter_change_cost, np.inf),
-                                        np.zeros_like(new_phase), 1))
+                                        np.zeros_like(new_phase), ENDS_SHORT_BAR))
+                        if {2, 3} <= set(config.short_bar_beats):
+                            split = (new_phase == 1) & (beats > BEATS_PER_BAR)
+                            options.append((np.where(split, reached + 2 * config.meter_change_cost, np.inf),
+                                            np.zeros_like(new_phase), SPLIT_BARS))
                     for cost, phase_after, ends_bar in options:
                         ok = np.isfinite(cost)
                         if not ok.any():
@@ -375,4 +387,4 @@ class _GridSearch:
         anchor_beats = start_beat + np.cumsum([step[1] for step in path])
         sources = np.where(events == n - 1, -1, events)
         return _Layout(anchor_beats, self.times[events], sources, np.array([step[3] == 0 for step in path]),
-                       np.array([bool(step[2]) for step in path]), start_beat)
+                       np.array([step[2] for step in path]), start_beat)
