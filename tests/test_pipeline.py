@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 
@@ -10,7 +11,8 @@ import numpy as np
 import pretty_midi
 import pytest
 import torch
-from scoring_helpers import FPS, one_second_video, three_shot_video, tiny_checkpoint, two_shot_video
+from scoring_helpers import FPS, SIZE, one_second_video, three_shot_video, tiny_checkpoint, two_shot_video
+from video.synth import hue_colour, solid, write_video
 
 from diffbgm.conditions.from_video import DEFAULT_OVERLAP_BEATS
 from diffbgm.music.planner import plan_timing
@@ -422,3 +424,21 @@ def test_auto_key_holds_later_windows_to_the_first_windows_key(pipeline, workdir
     kept_key = Key(ending["key_tonic"], ending["key_mode"])
     midi = pretty_midi.PrettyMIDI(str(redone.files["mid"])).instruments[0].notes
     assert {n.pitch % 12 for n in midi if 1.0 <= n.start < 3.0} <= kept_key.scale
+
+
+def test_a_pickup_is_written_after_known_silence_and_its_bar_lines_reach_the_midi(pipeline, workdir):
+    # Cuts at 1.0 s and 3.0 s: the plan starts with a pickup, the first bar line lying before the video.
+    frames = itertools.chain(solid(hue_colour(0), 24, SIZE), solid(hue_colour(120), 48, SIZE),
+                             solid(hue_colour(240), 72, SIZE))
+    video = write_video(workdir / "early_cut.mp4", frames, fps=FPS)
+    (workdir / "early").mkdir()
+    result = run(pipeline, video, workdir / "early" / "scored.mp4")
+    plan = result.plan
+    assert plan.start_beat > 0 and plan.aligned_fraction == 1.0
+    # The beats before 0 s were known silence: the model wrote no note there.
+    assert not result.score.roll[:, :plan.start_beat * STEPS_PER_BEAT].any()
+    midi = pretty_midi.PrettyMIDI(str(workdir / "early" / "scored.mid"))
+    assert [s.numerator for s in midi.time_signature_changes][:2] == [plan.bar_beats[0] - plan.start_beat, 4]
+    np.testing.assert_allclose(midi.get_downbeats()[1:4], plan.heard_downbeats_s[:3], atol=2e-3)
+    manifest = json.loads((workdir / "early" / "scored.json").read_text())
+    assert manifest["bar_beats"] == plan.bar_beats.tolist() and manifest["downbeats_s"][0] < 0.0

@@ -11,6 +11,7 @@ import click
 
 from diffbgm.cli.environment import check_device, default_cache_dir, prepare_worker, set_threads, threads_per_worker
 from diffbgm.cli.paths import make_output_folder, remove_empty_folders
+from diffbgm.music.grid import BEATS_PER_BAR
 from diffbgm.cli.terminal import StageBar, echo_details, quiet_option, set_up_output, shows_bars, verbose_option
 
 
@@ -155,8 +156,11 @@ def generate(ctx, videos, output, workers, ray_address, model_path, regenerate, 
     if quiet:
         return
     plan = result.plan
-    click.echo(f"{plan.n_bars} bars at {plan.tempo_bpm:.0f} BPM (median), "
-               f"{100 * plan.aligned_fraction:.0f} % of {len(plan.cuts_s)} cuts on downbeats; wrote {output} "
+    short = int((plan.bar_beats != BEATS_PER_BAR).sum())
+    metre = f", {short} of them short (2/4 or 3/4)" if short else ""
+    cuts = (f"{int(plan.cut_aligned.sum())} of {len(plan.cuts_s)} cuts on downbeats" if len(plan.cuts_s)
+            else "no cuts")
+    click.echo(f"{plan.n_bars} bars at {plan.tempo_bpm:.0f} BPM (median){metre}, {cuts}; wrote {output} "
                f"and {', '.join(Path(name).name for key, name in result.manifest['files'].items() if key != 'video')}")
     if verbose:
         echo_details(result.timings_s, tempo=f"{plan.tempo_bpm:.1f} BPM median, bars at "

@@ -216,6 +216,9 @@ class ScoringPipeline:
         )
         stopwatch.lap("conditions", then="diffusion")
         free = np.ones(score.roll.shape[1], dtype=bool)
+        # A pickup's first beats lie before the video: known silent, so that the model writes the heard
+        # beats as an upbeat into the first bar line instead of a downbeat chord that would sound at 0 s.
+        free[:plan.start_beat * STEPS_PER_BEAT] = False
         key = fill_windows(self.model, score, free, options, revision=0, device=self.device,
                            start_key=Key(*key_for_mood(mood, options.seed)), progress=stopwatch.progress,
                            metric_steps=plan.metric_steps)
