@@ -159,3 +159,27 @@ def test_stream_timing_in_every_container(tmp_path, suffix):
     timing = stream_timing(write_video(tmp_path / f"v{suffix}", frames, fps=24))
     assert len(timing.frame_times_s) == 50
     assert timing.end_s == pytest.approx(50 / 24, abs=0.002)  # WebM and MKV keep milliseconds
+
+
+def test_the_threads_option_reaches_the_decoder(tmp_path, monkeypatch):
+    # --threads N set torch's and OpenCV's threads but left FFmpeg one decoder thread per core.
+    from diffbgm.cli.environment import set_threads
+    from diffbgm.video import decode
+
+    monkeypatch.setattr(decode, "_decoder_threads", 0)
+    torch = pytest.importorskip("torch")
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: None)
+    opened = []
+    real_open = decode._video_stream
+
+    def recording(container, path):
+        stream = real_open(container, path)
+        opened.append(stream)
+        return stream
+
+    monkeypatch.setattr(decode, "_video_stream", recording)
+    path = write_video(tmp_path / "clip.mp4", solid((10, 200, 30), 12, (64, 48)), fps=12)
+    set_threads(1)
+    assert decode.decoder_threads() == 1
+    frames = list(decode.iter_frames(path, fps=4.0))
+    assert len(frames) == 4 and opened[-1].thread_count == 1  # the stream decoded (the first is the probe)

@@ -32,9 +32,12 @@ def set_threads(threads: int | None) -> None:
     import cv2
     import torch
 
+    from diffbgm.video.decode import set_decoder_threads
+
     threads = threads or len(os.sched_getaffinity(0))
     torch.set_num_threads(threads)
     cv2.setNumThreads(threads)
+    set_decoder_threads(threads)
 
 
 def threads_per_worker(threads: int | None, workers: int) -> int:

@@ -138,11 +138,30 @@ def analysis_size(width: int, height: int, max_side: int) -> tuple[int, int]:
     return max(2, 2 * round(width * scale / 2)), max(2, 2 * round(height * scale / 2))
 
 
+# Decoder threads of the streams this process opens (0: FFmpeg's choice, one per core). The command
+# line's --threads sets it with torch's and OpenCV's (diffbgm.cli.environment.set_threads), so that two
+# processes on one machine do not oversubscribe it.
+_decoder_threads = 0
+
+
+def set_decoder_threads(threads: int) -> None:
+    """Decode with ``threads`` threads from now on (0: FFmpeg's choice)."""
+    global _decoder_threads
+    if threads < 0:
+        raise ValueError(f"decoder threads must be >= 0, got {threads}")
+    _decoder_threads = int(threads)
+
+
+def decoder_threads() -> int:
+    """The decoder threads set by :func:`set_decoder_threads` (0: FFmpeg's choice)."""
+    return _decoder_threads
+
+
 def iter_frames(
     path: str | Path,
     fps: float = 8.0,
     max_side: int = 256,
-    threads: int = 0,
+    threads: int | None = None,
     on_source_frame: Callable[[float, av.VideoFrame], None] | None = None,
 ) -> Iterator[Frame]:
     """Yield the video's frames on the grid ``k / fps`` s, downscaled to ``max_side`` and upright.
@@ -152,7 +171,7 @@ def iter_frames(
     path : the video file (any container FFmpeg reads: mp4, mkv, mov, webm, avi, ...).
     fps : analysis rate, frames per second of video time.
     max_side : the longer side of the frames yielded, in pixels (never upscaled).
-    threads : decoder threads (0: FFmpeg's choice).
+    threads : decoder threads (0: FFmpeg's choice; ``None``: :func:`decoder_threads`).
     on_source_frame : called with ``(time_s, frame)`` for every decoded source frame, in time order
         (a cheap look at frames the grid skips, e.g. :func:`frame_luma`).
 
@@ -169,7 +188,7 @@ def iter_frames(
     with _open(path) as container:
         stream = _video_stream(container, path)
         stream.thread_type = "AUTO"
-        stream.thread_count = threads
+        stream.thread_count = decoder_threads() if threads is None else threads
         origin_s = info.start_s
         size: tuple[int, int] | None = None
         index = 0
@@ -308,6 +327,7 @@ class SourceWindows:
         self._container = _open(self._path)
         self._stream = _video_stream(self._container, self._path)
         self._stream.thread_type = "AUTO"
+        self._stream.thread_count = decoder_threads()
         start = self._container.start_time
         self._origin_s = start / av.time_base if start is not None else 0.0
         self._max_side = max_side
