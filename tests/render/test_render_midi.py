@@ -60,6 +60,8 @@ def test_a_pickup_starts_the_file_at_0_s_with_a_short_first_bar():
     assert signatures == [(pickup, 0.0), (4, round(plan.heard_downbeats_s[0], 3))]
     # A DAW's bar lines are the plan's: the cuts fall on them.
     downbeats = pm.get_downbeats()
+    np.testing.assert_allclose(downbeats, plan.daw_bar_lines_s[:len(downbeats)], atol=2e-3)
+    assert plan.daw_bar_lines_s[0] == 0.0 and len(plan.daw_bar_lines_s) == len(plan.heard_downbeats_s) + 1
     np.testing.assert_allclose(downbeats[1:len(plan.heard_downbeats_s) - 1], plan.heard_downbeats_s[:-2], atol=2e-3)
     for cut in plan.cuts_s:
         assert np.abs(downbeats - cut).min() < 2e-3

@@ -183,6 +183,13 @@ class TimingPlan:
         return self.downbeats_s[self.downbeats_s > -1e-6]
 
     @property
+    def daw_bar_lines_s(self) -> np.ndarray:
+        """Where a DAW that opens the MIDI puts its bar lines: a pickup is a short first bar at 0 s (bar
+        1), then the heard bar lines."""
+        heard = self.heard_downbeats_s
+        return np.concatenate([[0.0], heard]) if self.start_beat else heard
+
+    @property
     def bar_bpm(self) -> np.ndarray:
         """``(n_bars,)`` tempo of each bar."""
         return self.bar_beats * SECONDS_PER_MINUTE / np.diff(self.downbeats_s)

@@ -130,7 +130,7 @@ def write_outputs(result, output: str | Path, timeline: bool = False) -> dict[st
 
             plan = result.plan
             # The timeline names the files where they will be, not where they are staged.
-            write_timeline(score_timeline(result.video.resolve(), plan.duration_s, plan.heard_downbeats_s.tolist(),
+            write_timeline(score_timeline(result.video.resolve(), plan.duration_s, plan.daw_bar_lines_s.tolist(),
                                           plan.cuts_s.tolist(), paths["wav"].resolve(), probe_video(result.video).fps),
                            staged["otio"])
         manifest = {**result.manifest, "files": {key: path.name for key, path in paths.items()}}
