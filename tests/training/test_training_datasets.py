@@ -147,3 +147,51 @@ def test_bgm909_pairs_use_visual_caption_rows_and_shots(tmp_path):
     assert item["semantic"][:, 0].tolist() == [-b for b in range(32, 64)]
     assert item["segments"].tolist() == [0] * 16 + [1] * 16
     assert dataset[0]["segments"].tolist() == [0] * 20 + [1] * 12
+
+
+def _song_window(bar: int) -> MusicWindow:
+    """Bar ``bar`` .. ``bar + 7`` of a song whose bar ``b`` strikes pitch ``50 + b`` on every beat."""
+    roll = np.zeros((2, 128, 128), dtype=np.float32)
+    attributes = {name: np.zeros(32, dtype=np.float32) for name in ATTRIBUTE_NAMES}
+    for beat in range(32):
+        song_bar = bar + beat // 4
+        roll[0, beat * 4, 50 + song_bar] = 1.0
+        roll[1, beat * 4 + 1:beat * 4 + 3, 50 + song_bar] = 1.0
+        attributes["phrase_id"][beat] = song_bar // 3
+        attributes["pitch_mean"][beat] = 50 + song_bar
+    attributes["phrase_boundary"][:] = np.r_[float(bar % 3 == 0), np.diff(attributes["phrase_id"]) != 0]
+    return MusicWindow("001", bar, "train", roll, np.zeros((32, 36), np.float32), attributes, tempo_bpm=90.0)
+
+
+def test_a_shortened_bar_moves_the_music_up_and_fills_from_the_next_bar():
+    from diffbgm.music.augment import shorten_bar
+    from diffbgm.music.timing import metric_steps_of_bars
+
+    first, second = _song_window(0), _song_window(1)
+    shortened, bar_beats = shorten_bar(first, second, bar=2, dropped_beats=1)
+    struck = [int(np.flatnonzero(shortened.pianoroll[0, beat * 4])[0]) - 50 for beat in range(32)]
+    # Song bars 0 and 1 whole, bar 2 without its last beat, then bars 3.. and one beat of song bar 8.
+    assert struck == [0] * 4 + [1] * 4 + [2] * 3 + [3] * 4 + [4] * 4 + [5] * 4 + [6] * 4 + [7] * 4 + [8]
+    assert bar_beats.tolist() == [4, 4, 3, 4, 4, 4, 4, 4, 1]
+    steps = metric_steps_of_bars(bar_beats)
+    assert steps[44] == 0 and steps[43] == 11 and steps[-4:].tolist() == [0, 1, 2, 3]
+    assert shortened.attributes["pitch_mean"][11] == 53 and shortened.attributes["phrase_boundary"][11] == 1
+    with pytest.raises(ValueError):
+        shorten_bar(first, _song_window(2), bar=2, dropped_beats=1)
+
+
+def test_short_bar_examples_carry_their_metric_steps(embedder):
+    windows = [_song_window(0), _song_window(1)]
+    dataset = Pop909Windows(windows, embedder, short_bar_prob=1.0)
+    default = np.arange(128) % 16
+    shortened = [dataset[(0, (0, 0, seed))] for seed in range(6)]
+    for item in shortened:
+        steps = item["metric_steps"].numpy()
+        assert not np.array_equal(steps, default) and steps[0] == 0 and item["x"].shape == (2, 128, 128)
+        reset = int(np.flatnonzero((steps == 0) & (np.arange(128) % 16 != 0))[0])
+        # The bar line after the short bar is a phrase start (the bar before song bar 3 or 6).
+        assert item["x"][0, reset].argmax().item() - 50 in (3, 6)
+    # The last window of the song has no continuation, and unseeded items are never augmented.
+    assert np.array_equal(dataset[(1, (0, 0, 0))]["metric_steps"].numpy(), default)
+    assert np.array_equal(dataset[0]["metric_steps"].numpy(), default)
+    assert np.array_equal(Pop909Windows(windows, embedder)[(0, (0, 0, 0))]["metric_steps"].numpy(), default)

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from synth import CODECS, solid, write_audio, write_empty_video, write_video
 
+from diffbgm.video.source_windows import SourceWindows
 from diffbgm.video.decode import (
-    SourceWindows,
     VideoError,
     analysis_size,
     frame_luma,
@@ -107,14 +107,17 @@ def test_error_on_a_zero_length_video(tmp_path, suffix):
         list(iter_frames(write_empty_video(tmp_path / f"zero{suffix}")))
 
 
+@pytest.mark.parametrize("threads", [0, 1])
 @pytest.mark.parametrize("suffix", [".mp4", ".mkv", ".webm", ".avi"])
-def test_error_on_a_truncated_file(tmp_path, suffix):
+def test_error_on_a_truncated_file(tmp_path, suffix, threads):
+    # One decoder thread (--threads 1) stops with an FFmpeg error at the damage where several end
+    # quietly: the file is called truncated either way.
     full = write_video(tmp_path / f"full{suffix}", itertools.chain(solid(RED, 48), solid(BLUE, 48)), fps=24)
     data = full.read_bytes()
     cut = tmp_path / f"cut{suffix}"
     cut.write_bytes(data[: len(data) // 2])
     with pytest.raises(VideoError, match="truncated"):
-        list(iter_frames(cut))
+        list(iter_frames(cut, threads=threads))
 
 
 def test_stream_timing_undoes_b_frame_reordering(tmp_path):
@@ -170,14 +173,14 @@ def test_the_threads_option_reaches_the_decoder(tmp_path, monkeypatch):
     torch = pytest.importorskip("torch")
     monkeypatch.setattr(torch, "set_num_threads", lambda n: None)
     opened = []
-    real_open = decode._video_stream
+    real_open = decode.video_stream_of
 
     def recording(container, path):
         stream = real_open(container, path)
         opened.append(stream)
         return stream
 
-    monkeypatch.setattr(decode, "_video_stream", recording)
+    monkeypatch.setattr(decode, "video_stream_of", recording)
     path = write_video(tmp_path / "clip.mp4", solid((10, 200, 30), 12, (64, 48)), fps=12)
     set_threads(1)
     assert decode.decoder_threads() == 1

@@ -160,9 +160,7 @@ class TimingPlan:
     def metric_steps(self) -> np.ndarray:
         """``(n_beats * 4,)`` each sixteenth's place in its bar (0 on a bar line), what the model reads as
         its metric position."""
-        lines = self.bar_line_beats * STEPS_PER_BEAT
-        steps = np.arange(lines[-1])
-        return steps - lines[np.searchsorted(lines, steps, side="right") - 1]
+        return metric_steps_of_bars(self.bar_beats)
 
     @property
     def meter_changes(self) -> list[tuple[int, int]]:
@@ -228,6 +226,13 @@ class TimingPlan:
     def max_tempo_step(self) -> float:
         """Largest relative tempo change between neighbouring bars."""
         return max_tempo_step(self.bar_bpm)
+
+
+def metric_steps_of_bars(bar_beats) -> np.ndarray:
+    """Bars of ``bar_beats`` beats -> each sixteenth's place in its bar (0 on a bar line)."""
+    lines = bar_line_beats(int(np.sum(bar_beats)), bar_beats) * STEPS_PER_BEAT
+    steps = np.arange(lines[-1])
+    return steps - lines[np.searchsorted(lines, steps, side="right") - 1]
 
 
 def timing_config(bpm: float | None = None, tempo_range: tuple[float, float] | None = None,

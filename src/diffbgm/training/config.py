@@ -61,10 +61,14 @@ class DataConfig:
     split: str = "train"
     # Random transposition by up to this many semitones either way (0 = off).
     pitch_shift: int = 0
+    # Share of pop909 windows with one bar cut short to 2/4 or 3/4 (the metre changes the planner makes
+    # at cuts; 0 = off).
+    short_bar_prob: float = 0.0
 
     def __post_init__(self) -> None:
         _check(self.dataset in DATASETS, f"data.dataset must be one of {', '.join(DATASETS)}")
         _check(0 <= self.pitch_shift <= 12, "data.pitch_shift must lie in 0..12")
+        _check(0.0 <= self.short_bar_prob <= 1.0, "data.short_bar_prob must lie in 0..1")
 
 
 @dataclass(frozen=True)

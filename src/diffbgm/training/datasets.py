@@ -22,8 +22,9 @@ from diffbgm.conditions.dynamic import DYNAMIC_FEATURES, dynamic_from_attributes
 from diffbgm.conditions.mood import describe
 from diffbgm.music.mood import mood_from_music
 from diffbgm.diffusion.schedule import roll_to_model
-from diffbgm.music.grid import BEATS_PER_BAR
+from diffbgm.music.grid import BEATS_PER_BAR, STEPS_PER_BAR, WINDOW_BARS, WINDOW_BEATS, WINDOW_STEPS
 from diffbgm.music.key import Key
+from diffbgm.music.timing import metric_steps_of_bars
 from diffbgm.music.window import MusicWindow
 
 logger = logging.getLogger(__name__)
@@ -69,6 +70,10 @@ class Pop909Windows(Dataset):
         Has ``embed(texts) -> (N, Ds)`` (a :class:`diffbgm.conditions.text.SentenceEmbedder`). All
         descriptions are computed and embedded once here; they repeat a lot, so only the distinct
         ones are embedded.
+    short_bar_prob:
+        Share of the examples (drawn from their seed) with one bar cut short to 2/4 or 3/4
+        (:func:`diffbgm.music.augment.shorten_bar`), preferably a bar before a phrase start, as the
+        planner shortens the bar before a cut; their ``metric_steps`` say where the bar lines are.
     pitch_shift:
         Transpose each example by a random number of semitones in ``[-pitch_shift, pitch_shift]``.
         The semantic description is kept from the untransposed window (a few semitones do not change
@@ -78,15 +83,20 @@ class Pop909Windows(Dataset):
     augmentation, so a resumed run sees the same examples.
     """
 
-    def __init__(self, windows: Sequence[MusicWindow], embedder: Any, pitch_shift: int = 0) -> None:
+    def __init__(self, windows: Sequence[MusicWindow], embedder: Any, pitch_shift: int = 0,
+                 short_bar_prob: float = 0.0) -> None:
         self.windows = windows
         self.pitch_shift = pitch_shift
+        self.short_bar_prob = short_bar_prob
+        self._next: dict[int, int] = {}
+        starts: dict[tuple[str, int], int] = {}
         texts: list[str] = []
         text_index: dict[str, int] = {}
         self._segments: list[np.ndarray] = []
         self._segment_text: list[np.ndarray] = []
         for index in range(len(windows)):
             window = windows[index]
+            starts[(window.song, window.bar)] = index
             segments = relabel_segments(window.attributes["phrase_id"])
             ids = []
             for text in segment_descriptions(window, segments):
@@ -96,6 +106,9 @@ class Pop909Windows(Dataset):
                 ids.append(text_index[text])
             self._segments.append(segments)
             self._segment_text.append(np.asarray(ids, dtype=np.int64))
+        if short_bar_prob:
+            self._next = {index: starts[(song, bar + 1)] for (song, bar), index in starts.items()
+                          if (song, bar + 1) in starts}
         self.texts = texts
         self.text_embeddings = np.asarray(embedder.embed(texts), dtype=np.float32)
         logger.info("%d windows, %d distinct descriptions", len(windows), len(texts))
@@ -104,30 +117,62 @@ class Pop909Windows(Dataset):
         return len(self.windows)
 
     def __getitem__(self, key: int | tuple[int, int]) -> dict[str, torch.Tensor]:
+        from diffbgm.music.augment import can_transpose, transpose_window
+
         index, seed = key if isinstance(key, tuple) else (key, None)
         window = self.windows[index]
+        shift = 0
         if self.pitch_shift and seed is not None:
-            from diffbgm.music.augment import can_transpose, transpose_window
-
             shift = int(np.random.default_rng(seed).integers(-self.pitch_shift, self.pitch_shift + 1))
             if shift and can_transpose(window, shift):
                 window = transpose_window(window, shift)
+            else:
+                shift = 0
         segments = self._segments[index]
         semantic = self.text_embeddings[self._segment_text[index][segments]]
+        groove = groove_vector(window.pianoroll)
+        metric_steps = np.arange(WINDOW_STEPS) % STEPS_PER_BAR
+        following = self._next.get(index)
+        if following is not None and seed is not None:
+            rng = np.random.default_rng([*np.ravel(seed), 1])  # a stream of its own beside the pitch shift's
+            continuation = self.windows[following]
+            if rng.random() < self.short_bar_prob and (not shift or can_transpose(continuation, shift)):
+                continuation = transpose_window(continuation, shift) if shift else continuation
+                window, segments, semantic, metric_steps = self._shortened(window, continuation, semantic,
+                                                                           following, rng)
         return {
             "x": roll_to_model(torch.from_numpy(np.ascontiguousarray(window.pianoroll, dtype=np.float32))),
             "dynamic": torch.from_numpy(dynamic_from_attributes(window.attributes)),
-            "semantic": torch.from_numpy(semantic),
+            "semantic": torch.from_numpy(np.ascontiguousarray(semantic)),
             "segments": torch.from_numpy(segments),
             "scale": window_scale(window),
-            "groove": torch.from_numpy(groove_vector(window.pianoroll)),
+            "groove": torch.from_numpy(groove),
+            "metric_steps": torch.from_numpy(metric_steps),
         }
+
+    def _shortened(self, window: MusicWindow, continuation: MusicWindow, semantic: np.ndarray, following: int,
+                   rng: np.random.Generator) -> tuple[MusicWindow, np.ndarray, np.ndarray, np.ndarray]:
+        """The window with one bar cut short, its segments, per-beat semantic rows and metric steps."""
+        from diffbgm.music.augment import shorten_bar
+
+        boundary = window.attributes["phrase_boundary"]
+        # A bar before a phrase start, as the planner shortens the bar before a cut; else any bar.
+        before_phrase = [bar for bar in range(WINDOW_BARS - 1) if boundary[(bar + 1) * BEATS_PER_BAR] > 0]
+        bar = int(rng.choice(before_phrase or list(range(WINDOW_BARS - 1))))
+        dropped = int(rng.integers(1, BEATS_PER_BAR - 1))
+        shortened, bar_beats = shorten_bar(window, continuation, bar, dropped)
+        end_beat = (bar + 1) * BEATS_PER_BAR
+        kept = np.r_[0:end_beat - dropped, end_beat:WINDOW_BEATS + BEATS_PER_BAR][:WINDOW_BEATS]
+        theirs = self.text_embeddings[self._segment_text[following][self._segments[following]]]
+        semantic = np.concatenate([semantic, theirs[-BEATS_PER_BAR:]])[kept]
+        segments = relabel_segments(shortened.attributes["phrase_id"])
+        return shortened, segments, semantic, metric_steps_of_bars(bar_beats)
 
 
 def split_batch(batch: dict[str, torch.Tensor], device: torch.device | str) -> tuple[torch.Tensor, ConditionBatch]:
     """A collated batch -> (``x`` on ``device``, :class:`ConditionBatch` on ``device``)."""
     conditions = ConditionBatch(batch["dynamic"], batch["semantic"], batch["segments"], batch.get("scale"),
-                                batch.get("groove"))
+                                batch.get("groove"), batch.get("metric_steps"))
     return batch["x"].to(device), conditions.to(device)
 
 

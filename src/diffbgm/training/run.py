@@ -41,7 +41,8 @@ def build_dataset(config: RunConfig, device: str = "cpu"):
             embedder = text_embedder(config.model, device)
         except ValueError as error:
             raise ConfigError(str(error)) from None
-        dataset = Pop909Windows(_window_store(data.root, data.split), embedder, pitch_shift=data.pitch_shift)
+        dataset = Pop909Windows(_window_store(data.root, data.split), embedder, pitch_shift=data.pitch_shift,
+                                 short_bar_prob=data.short_bar_prob)
         widths = {"dynamic_dim": DYNAMIC_DIM, "semantic_dim": dataset.text_embeddings.shape[1]}
     else:
         dataset = Bgm909Windows(_window_store(data.music_root, data.split), data.root, data.pitch_shift)

@@ -62,7 +62,7 @@ class Frame:
     rgb: np.ndarray
 
 
-def _open(path: Path) -> av.container.InputContainer:
+def open_container(path: Path) -> av.container.InputContainer:
     if not path.is_file():
         raise VideoError(f"{path}: no such file")
     if path.stat().st_size == 0:
@@ -73,7 +73,7 @@ def _open(path: Path) -> av.container.InputContainer:
         raise VideoError(f"{path}: not a video file, or truncated/corrupt ({error.__class__.__name__})") from error
 
 
-def _video_stream(container: av.container.InputContainer, path: Path) -> av.video.stream.VideoStream:
+def video_stream_of(container: av.container.InputContainer, path: Path) -> av.video.stream.VideoStream:
     # Cover art (a single attached picture) is not a video.
     streams = [s for s in container.streams.video if not (s.disposition & av.stream.Disposition.attached_pic)]
     if not streams:
@@ -113,8 +113,8 @@ def probe_video(path: str | Path) -> VideoInfo:
         The file is missing, empty, not a media file, or has no video stream.
     """
     path = Path(path)
-    with _open(path) as container:
-        stream = _video_stream(container, path)
+    with open_container(path) as container:
+        stream = video_stream_of(container, path)
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
         start_s = container.start_time / av.time_base if container.start_time is not None else 0.0
         info = dict(
@@ -138,18 +138,15 @@ def analysis_size(width: int, height: int, max_side: int) -> tuple[int, int]:
     return max(2, 2 * round(width * scale / 2)), max(2, 2 * round(height * scale / 2))
 
 
-# Decoder threads of the streams this process opens (0: FFmpeg's choice, one per core). The command
-# line's --threads sets it with torch's and OpenCV's (diffbgm.cli.environment.set_threads), so that two
-# processes on one machine do not oversubscribe it.
+# Decoder threads of the streams this process opens (0: FFmpeg's, one per core); --threads sets it with
+# torch's and OpenCV's (diffbgm.cli.environment.set_threads), so two processes do not oversubscribe.
 _decoder_threads = 0
 
 
 def set_decoder_threads(threads: int) -> None:
     """Decode with ``threads`` threads from now on (0: FFmpeg's choice)."""
     global _decoder_threads
-    if threads < 0:
-        raise ValueError(f"decoder threads must be >= 0, got {threads}")
-    _decoder_threads = int(threads)
+    _decoder_threads = max(0, int(threads))
 
 
 def decoder_threads() -> int:
@@ -185,8 +182,8 @@ def iter_frames(
         raise ValueError(f"fps must be positive, got {fps}")
     path = Path(path)
     info = probe_video(path)
-    with _open(path) as container:
-        stream = _video_stream(container, path)
+    with open_container(path) as container:
+        stream = video_stream_of(container, path)
         stream.thread_type = "AUTO"
         stream.thread_count = decoder_threads() if threads is None else threads
         origin_s = info.start_s
@@ -234,20 +231,29 @@ def iter_frames(
                         yield Frame(index, index / fps, held_rgb)
                         index += 1
         except av.error.FFmpegError as error:
-            raise VideoError(f"{path}: decoding failed at {max(last_time, 0):.2f} s ({error})") from error
+            # A single decoder thread stops at the damage where several threads end quietly: the same file.
+            raise VideoError(_truncation(path, last_time, info)
+                             or f"{path}: decoding failed at {max(last_time, 0):.2f} s ({error})") from error
 
         if held is None:
             raise VideoError(f"{path}: no video frame could be decoded (zero-length or broken video)")
         # The last frame stays on screen for its own duration (or one average frame period).
         last_duration_s = float(held.duration * held.time_base) if held.duration else 0.0
         end_s = last_time + (last_duration_s or (1.0 / info.fps if info.fps else 1.0 / fps))
-        declared_s = info.declared_s
-        if declared_s > 0 and last_time < _TRUNCATION_RATIO * declared_s - 1.0 / max(info.fps, 1.0):
-            raise VideoError(f"{path}: truncated: frames stop at {last_time:.2f} s of a declared {declared_s:.2f} s")
+        if truncated := _truncation(path, last_time, info):
+            raise VideoError(truncated)
         held_rgb = convert(held) if held_rgb is None else held_rgb
         while index / fps < end_s - 1e-9 or index == 0:
             yield Frame(index, index / fps, held_rgb)
             index += 1
+
+
+def _truncation(path: Path, last_time_s: float, info: VideoInfo) -> str | None:
+    """The error for frames that stop well before the container's declared duration, else None."""
+    declared_s = info.declared_s
+    if declared_s > 0 and last_time_s < _TRUNCATION_RATIO * declared_s - 1.0 / max(info.fps, 1.0):
+        return f"{path}: truncated: frames stop at {max(last_time_s, 0):.2f} s of a declared {declared_s:.2f} s"
+    return None
 
 
 @dataclass(frozen=True)
@@ -289,8 +295,8 @@ def stream_timing(path: str | Path) -> StreamTiming:
         Not a video, no video stream or not a single timed frame.
     """
     path = Path(path)
-    with _open(path) as container:
-        stream = _video_stream(container, path)
+    with open_container(path) as container:
+        stream = video_stream_of(container, path)
         origin_s = container.start_time / av.time_base if container.start_time is not None else 0.0
         starts: list[int] = []
         durations: dict[int, int] = {}
@@ -312,82 +318,6 @@ def stream_timing(path: str | Path) -> StreamTiming:
         last_ticks = int(np.median(np.diff(ticks)))
     end_s = float(times[-1] + last_ticks * float(time_base)) if last_ticks > 0 else float(times[-1])
     return StreamTiming(frame_times_s=times, end_s=end_s)
-
-
-class SourceWindows:
-    """Decode short windows of a video at its own frame rate (seeking to the keyframe before each).
-
-    Used to place cuts on the exact source frame after detection on the coarse analysis grid; only
-    the frames inside a window are converted, small (``max_side``) and without rotation (the
-    callers compare frames with each other, which a rotation does not change).
-    """
-
-    def __init__(self, path: str | Path, max_side: int = 96):
-        self._path = Path(path)
-        self._container = _open(self._path)
-        self._stream = _video_stream(self._container, self._path)
-        self._stream.thread_type = "AUTO"
-        self._stream.thread_count = decoder_threads()
-        start = self._container.start_time
-        self._origin_s = start / av.time_base if start is not None else 0.0
-        self._max_side = max_side
-
-    def __enter__(self) -> SourceWindows:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._container.close()
-
-    def read(self, start_s: float, end_s: float) -> list[Frame]:
-        """The source frames shown between ``start_s`` and ``end_s`` (s from the container's start),
-        including the one already on screen at ``start_s``; ``Frame.index`` counts within the window."""
-        for back_s in (0.0, 2.0, math.inf):
-            frames = self._decode(start_s, end_s, back_s)
-            if frames and (frames[0].time_s <= start_s + 1e-6 or back_s == math.inf):
-                return frames
-        return frames
-
-    def _decode(self, start_s: float, end_s: float, back_s: float) -> list[Frame]:
-        stream = self._stream
-        target_s = max(0.0, start_s - back_s) if back_s != math.inf else 0.0
-        try:
-            self._container.seek(int((target_s + self._origin_s) / stream.time_base), stream=stream, backward=True)
-        except av.error.FFmpegError:
-            self._container.seek(0, stream=stream, backward=True)
-        frames: list[Frame] = []
-        before: av.VideoFrame | None = None
-        before_time = -math.inf
-        size: tuple[int, int] | None = None
-        try:
-            for frame in self._container.decode(stream):
-                if frame.pts is None:
-                    continue
-                time_s = float(frame.pts * frame.time_base) - self._origin_s
-                if time_s <= start_s + 1e-9:
-                    if time_s > before_time:
-                        before, before_time = frame, time_s
-                    continue
-                if time_s > end_s:
-                    break
-                if size is None:
-                    size = analysis_size(frame.width, frame.height, self._max_side)
-                if before is not None:
-                    frames.append(self._convert(before, before_time, size))
-                    before = None
-                if frames and time_s <= frames[-1].time_s:
-                    continue
-                frames.append(self._convert(frame, time_s, size))
-        except av.error.FFmpegError as error:
-            raise VideoError(f"{self._path}: decoding failed near {start_s:.2f} s ({error})") from error
-        if before is not None:
-            size = size or analysis_size(before.width, before.height, self._max_side)
-            frames.append(self._convert(before, before_time, size))
-        return [Frame(i, f.time_s, f.rgb) for i, f in enumerate(frames)]
-
-    @staticmethod
-    def _convert(frame: av.VideoFrame, time_s: float, size: tuple[int, int]) -> Frame:
-        rgb = frame.reformat(width=size[0], height=size[1], format="rgb24", interpolation="AREA").to_ndarray()
-        return Frame(0, time_s, rgb)
 
 
 def frame_luma(frame: av.VideoFrame, step: int = 8) -> float | None:

@@ -22,7 +22,8 @@ from pathlib import Path
 import av
 import numpy as np
 
-from diffbgm.video.decode import SourceWindows, StreamTiming, frame_luma
+from diffbgm.video.decode import StreamTiming, frame_luma
+from diffbgm.video.source_windows import SourceWindows
 from diffbgm.video.refine import FLASH_S, EditEvent, WindowScores, content_score, hsv_of, refine_cut
 from diffbgm.video.transitions import BLACK_LUMA, GridSignals, Ramp, dark_runs, dissolves, luma_ramp, shown_times
 

@@ -1,7 +1,7 @@
 """Place a cut found on the coarse analysis grid on its exact source frame, and vet it.
 
 The grid (8 frames a second by default) only says that a cut happened between two grid points; the
-source frames between them, decoded in a short window (:class:`diffbgm.video.decode.SourceWindows`),
+source frames between them, decoded in a short window (:class:`diffbgm.video.source_windows.SourceWindows`),
 say which. The change between consecutive source frames is PySceneDetect's content score (mean
 hue, saturation and luma differences, with our weights). A hard cut is one frame whose change
 stands far above the window's typical change, which is the rule of PySceneDetect's
