@@ -17,7 +17,9 @@ temporary folder. Per class of clip and overall:
   most any grid of 4/4 bars within the step limit could put on downbeats (bars of 2/4 and 3/4 go
   beyond it);
 - tempo: the largest step between neighbouring bars, tempo changes (> 2 %) per minute, and bars of
-  other than 4 beats (metre changes) per minute.
+  other than 4 beats (metre changes) per minute; the share of bar lines after a short bar and after a
+  4/4 bar where the music strikes a note ("hit>short", "hit>4/4": does the model hear a short bar's
+  end as a bar line?).
 Then the mood: every clip of at least 8 s is planned with --mood "calm, sad, slow" and with
 --mood "energetic, happy, fast" through the pipeline's own mood-to-tempo path (the mood changes only
 the tempo plan, so no diffusion runs for it): the median bar tempo of each, and whether the second
@@ -78,8 +80,17 @@ def plan_sync(truth: Truth, plan: TimingPlan, config: TimingConfig, note_starts_
     true = [t for t in truth.boundaries_s if 0.0 < t < plan.duration_s]
     found, edited = cut_errors(plan.cuts_s, plan.beats_s, plan.bar_beats), cut_errors(true, plan.beats_s, plan.bar_beats)
     starts = np.sort(np.asarray(note_starts_s, dtype=np.float64))
+
+    def struck_at(time_s: float) -> bool:
+        return bool(len(starts)) and bool(np.abs(starts - time_s).min() <= TOLERANCE_S + 1e-12)
+
+    # Every bar line inside the video after a whole bar, by the length of the bar before it.
+    lines = [(plan.downbeats_s[i], plan.bar_beats[i - 1]) for i in range(1, plan.n_bars)
+             if 0.0 <= plan.downbeats_s[i - 1] and plan.downbeats_s[i] < plan.duration_s]
     return dict(
-        struck=[bool(len(starts)) and bool(np.abs(starts - t).min() <= TOLERANCE_S + 1e-12) for t in true],
+        struck=[struck_at(t) for t in true],
+        struck_after_short=[struck_at(t) for t, beats in lines if beats != 4],
+        struck_after_4_4=[struck_at(t) for t, beats in lines if beats == 4],
         short_bars_per_minute=float(np.sum(plan.bar_beats != 4) * 60.0 / plan.duration_s),
         reachable=len(true) - forced_misses(plan.duration_s, np.array(true), config.bpm_range, config.max_tempo_step),
         found_on_downbeat=(found.downbeat_s <= TOLERANCE_S + 1e-12).tolist(),
@@ -149,6 +160,7 @@ def summarise(rows: list[dict]) -> dict:
         true_on_beat=share(flat("true_on_beat")), max_tempo_step=max(r["max_tempo_step"] for r in rows),
         changes_per_minute=float(np.mean([r["changes_per_minute"] for r in rows])),
         struck=share(flat("struck")),
+        struck_after_short=share(flat("struck_after_short")), struck_after_4_4=share(flat("struck_after_4_4")),
         short_bars_per_minute=float(np.mean([r["short_bars_per_minute"] for r in rows])),
     )
 
@@ -156,7 +168,7 @@ def summarise(rows: list[dict]) -> dict:
 def print_table(classes: dict[str, dict]) -> None:
     print(f"{'class':22s} {'clips':>5s} {'bounds':>6s} {'cut<=1fr':>8s} {'false':>5s} {'inside':>6s} {'mp4 len':>7s} "
           f"{'wav len':>7s} {'longer':>6s} {'dn found':>8s} {'dn true':>7s} {'4/4 ceil':>8s} {'beat':>5s} {'struck':>6s} "
-          f"{'step':>5s} {'chg/min':>7s} {'short/min':>9s}")
+          f"{'step':>5s} {'chg/min':>7s} {'short/min':>9s} {'hit>short':>9s} {'hit>4/4':>7s}")
 
     def pct(x):
         return "-" if x is None else f"{100 * x:.0f}%"
@@ -166,7 +178,7 @@ def print_table(classes: dict[str, dict]) -> None:
               f"{s['false_inside_shots']:6d} {pct(s['mp4_audio_within_1_frame']):>7s} {pct(s['wav_within_1_frame']):>7s} "
               f"{s['longer_than_video']:6d} {pct(s['found_on_downbeat']):>8s} {pct(s['true_on_downbeat']):>7s} {pct(s['reachable']):>8s} "
               f"{pct(s['true_on_beat']):>5s} {pct(s['struck']):>6s} {100 * s['max_tempo_step']:4.1f}% {s['changes_per_minute']:7.1f} "
-              f"{s['short_bars_per_minute']:9.1f}")
+              f"{s['short_bars_per_minute']:9.1f} {pct(s['struck_after_short']):>9s} {pct(s['struck_after_4_4']):>7s}")
 
 
 def main() -> None:
@@ -178,11 +190,12 @@ def main() -> None:
     parser.add_argument("--long", action="store_true", help="also score a 10-minute clip")
     parser.add_argument("--variant", type=int, default=0, help="another draw of the corpus (0: the default one)")
     parser.add_argument("--json", type=Path, help="also write every figure here")
+    parser.add_argument("--model", type=Path, default=None, help="weights (default: the shipped model)")
     args = parser.parse_args()
     clips, moods = [], []
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
-        pipeline = ScoringPipeline.from_checkpoint(None, cache_dir=folder / "cache")
+        pipeline = ScoringPipeline.from_checkpoint(args.model, cache_dir=folder / "cache")
         (folder / "out").mkdir()
         for kind, name, clip, suffix in corpus(args.long, args.variant):
             path = folder / f"{name}{suffix}"
