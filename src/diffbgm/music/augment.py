@@ -46,6 +46,13 @@ def transpose_window(window: MusicWindow, semitones: int) -> MusicWindow:
     )
 
 
+def shortened_beats(bar: int, dropped_beats: int) -> np.ndarray:
+    """The beats of a window and the bar after it (``WINDOW_BEATS + 4``) that :func:`shorten_bar` keeps:
+    all but the last ``dropped_beats`` of bar ``bar``, up to ``WINDOW_BEATS`` of them."""
+    end_beat = (bar + 1) * BEATS_PER_BAR
+    return np.r_[0:end_beat - dropped_beats, end_beat:WINDOW_BEATS + BEATS_PER_BAR][:WINDOW_BEATS]
+
+
 def shorten_bar(window: MusicWindow, continuation: MusicWindow, bar: int,
                 dropped_beats: int) -> tuple[MusicWindow, np.ndarray]:
     """The window with bar ``bar`` ended ``dropped_beats`` beats early (a bar of 3/4 or 2/4), the music
@@ -67,8 +74,7 @@ def shorten_bar(window: MusicWindow, continuation: MusicWindow, bar: int,
         raise ValueError(f"a bar keeps 2..3 of its beats: cannot drop {dropped_beats}")
     if continuation.song != window.song or continuation.bar != window.bar + 1:
         raise ValueError("the continuation must be the window one bar later in the same song")
-    end_beat = (bar + 1) * BEATS_PER_BAR
-    kept_beats = np.r_[0:end_beat - dropped_beats, end_beat:WINDOW_BEATS + BEATS_PER_BAR][:WINDOW_BEATS]
+    kept_beats = shortened_beats(bar, dropped_beats)
     kept_steps = (kept_beats[:, None] * STEPS_PER_BEAT + np.arange(STEPS_PER_BEAT)[None, :]).ravel()
 
     def extended(mine: np.ndarray, theirs: np.ndarray, per_beat: int) -> np.ndarray:
@@ -79,7 +85,7 @@ def shorten_bar(window: MusicWindow, continuation: MusicWindow, bar: int,
     roll = extended(window.pianoroll, continuation.pianoroll, STEPS_PER_BEAT)[:, kept_steps]
     # A note struck in the dropped beats would go on sounding after the splice without its onset: that
     # sustain goes (a note sounding before the splice may go on through it).
-    splice = (end_beat - dropped_beats) * STEPS_PER_BEAT
+    splice = ((bar + 1) * BEATS_PER_BAR - dropped_beats) * STEPS_PER_BEAT
     onset, sustain = roll[ONSET], roll[SUSTAIN]
     orphans = np.flatnonzero((sustain[splice] > 0) & (onset[splice - 1] == 0) & (sustain[splice - 1] == 0))
     for pitch in orphans:

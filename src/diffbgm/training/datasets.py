@@ -22,7 +22,7 @@ from diffbgm.conditions.dynamic import DYNAMIC_FEATURES, dynamic_from_attributes
 from diffbgm.conditions.mood import describe
 from diffbgm.music.mood import mood_from_music
 from diffbgm.diffusion.schedule import roll_to_model
-from diffbgm.music.grid import BEATS_PER_BAR, STEPS_PER_BAR, WINDOW_BARS, WINDOW_BEATS, WINDOW_STEPS
+from diffbgm.music.grid import BEATS_PER_BAR, STEPS_PER_BAR, WINDOW_BARS, WINDOW_STEPS
 from diffbgm.music.key import Key
 from diffbgm.music.timing import metric_steps_of_bars
 from diffbgm.music.window import MusicWindow
@@ -153,7 +153,7 @@ class Pop909Windows(Dataset):
     def _shortened(self, window: MusicWindow, continuation: MusicWindow, semantic: np.ndarray, following: int,
                    rng: np.random.Generator) -> tuple[MusicWindow, np.ndarray, np.ndarray, np.ndarray]:
         """The window with one bar cut short, its segments, per-beat semantic rows and metric steps."""
-        from diffbgm.music.augment import shorten_bar
+        from diffbgm.music.augment import shortened_beats, shorten_bar
 
         boundary = window.attributes["phrase_boundary"]
         # A bar before a phrase start, as the planner shortens the bar before a cut; else any bar.
@@ -161,10 +161,8 @@ class Pop909Windows(Dataset):
         bar = int(rng.choice(before_phrase or list(range(WINDOW_BARS - 1))))
         dropped = int(rng.integers(1, BEATS_PER_BAR - 1))
         shortened, bar_beats = shorten_bar(window, continuation, bar, dropped)
-        end_beat = (bar + 1) * BEATS_PER_BAR
-        kept = np.r_[0:end_beat - dropped, end_beat:WINDOW_BEATS + BEATS_PER_BAR][:WINDOW_BEATS]
         theirs = self.text_embeddings[self._segment_text[following][self._segments[following]]]
-        semantic = np.concatenate([semantic, theirs[-BEATS_PER_BAR:]])[kept]
+        semantic = np.concatenate([semantic, theirs[-BEATS_PER_BAR:]])[shortened_beats(bar, dropped)]
         segments = relabel_segments(shortened.attributes["phrase_id"])
         return shortened, segments, semantic, metric_steps_of_bars(bar_beats)
 
