@@ -116,14 +116,25 @@ def test_warm_start_adding_a_groove_to_a_key_model_computes_what_it_computed(tmp
 SHIPPED = Path(__file__).resolve().parents[2] / "src" / "diffbgm" / "weights" / "default.safetensors"
 
 
-def test_the_shipped_weights_predate_text_model_and_load_with_the_bundled_minilm():
+def test_weights_that_predate_text_model_load_with_the_bundled_minilm(tmp_path):
+    import json
+
+    from safetensors.numpy import load_file, save_file
+
     from diffbgm.models.checkpoint import check_fits, read_config, read_metadata, weights_group
     from diffbgm.models.config import BUNDLED_TEXT_MODEL
 
-    assert "text_model" not in read_metadata(SHIPPED)["model_config"]  # an old file, left as shipped
-    config = read_config(SHIPPED)
+    # The shipped file names the bundled text model; a file written before that field existed does not.
+    metadata = read_metadata(SHIPPED)
+    assert json.loads(metadata["model_config"])["conditions"]["text_model"] == BUNDLED_TEXT_MODEL
+    old_config = json.loads(metadata["model_config"])
+    del old_config["conditions"]["text_model"]
+    old = tmp_path / "old.safetensors"
+    save_file(load_file(str(SHIPPED)), str(old), metadata={**metadata, "model_config": json.dumps(old_config)})
+    assert "text_model" not in read_metadata(old)["model_config"]
+    config = read_config(old)
     assert config.conditions.text_model == BUNDLED_TEXT_MODEL
-    check_fits(SHIPPED, config, weights_group(SHIPPED))
+    check_fits(old, config, weights_group(old))
     embedder = text_embedder(config)
     assert embedder.model_dir is None and embedder.dim == config.conditions.semantic_dim == 384
 
