@@ -11,8 +11,8 @@ import click
 
 from diffbgm.cli.environment import check_device, default_cache_dir, prepare_worker, set_threads, threads_per_worker
 from diffbgm.cli.paths import make_output_folder, remove_empty_folders
-from diffbgm.music.grid import BEATS_PER_BAR
 from diffbgm.cli.terminal import StageBar, echo_details, quiet_option, set_up_output, shows_bars, verbose_option
+from diffbgm.music.grid import BEATS_PER_BAR
 
 
 def _generation_default(name: str):

@@ -101,10 +101,6 @@ class ConditionBatch:
             return default_metric_steps(len(self), self.segments.device)
         return torch.zeros(len(self), OPTIONAL_WIDTHS[name], device=self.segments.device)
 
-    def metric_positions(self) -> torch.Tensor:
-        """``metric_steps``, with 4/4 from the window's first step when it is ``None``."""
-        return self._filled("metric_steps")
-
     def scales(self) -> torch.Tensor:
         """``scale``, with zeros (no key) when it is ``None``."""
         return self._filled("scale")
