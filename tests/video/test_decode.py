@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 from synth import CODECS, solid, write_audio, write_empty_video, write_video
 
-from diffbgm.video.source_windows import SourceWindows
 from diffbgm.video.decode import (
     VideoError,
     analysis_size,
@@ -136,17 +135,6 @@ def test_stream_timing_undoes_b_frame_reordering(tmp_path):
     assert timing.frame_times_s.tolist() == pytest.approx([i / 24 for i in range(n)])
     assert timing.end_s == pytest.approx(n / 24)
     assert timing.nearest(0.05) == pytest.approx(1 / 24) and timing.after_nearest(0.05) == pytest.approx(2 / 24)
-
-
-def test_source_windows_give_every_frame_of_a_window(tmp_path):
-    frames = [np.full((48, 64, 3), 10 * i, np.uint8) for i in range(24)]
-    path = write_video(tmp_path / "ramp.mp4", frames, fps=24)
-    with SourceWindows(path, max_side=64) as reader:
-        late = reader.read(0.6, 0.8)
-        early = reader.read(0.1, 0.2)  # seeking backwards works too
-    assert [round(f.time_s * 24) for f in late] == [14, 15, 16, 17, 18, 19]  # 14: on screen at 0.6 s
-    assert [round(f.time_s * 24) for f in early] == [2, 3, 4]
-    assert abs(float(late[0].rgb.mean()) - 140) < 6
 
 
 def test_frame_luma_reads_the_luma_plane():

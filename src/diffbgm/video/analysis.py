@@ -28,6 +28,7 @@ from diffbgm.video.edits import SourceLuma, find_edits
 from diffbgm.video.embedding_queue import EmbeddingQueue
 from diffbgm.video.record import ANALYSIS_FILE, FEATURES_FILE, VideoAnalysis
 from diffbgm.video.shot_description import describe_shots
+from diffbgm.video.source_changes import SourceChanges
 from diffbgm.video.shots import ShotDetector, ShotList
 from diffbgm.video.transitions import GridSignals
 
@@ -70,8 +71,8 @@ class AnalysisConfig:
 # Part of every cache key: bump it whenever a change to the analysis changes its results, so that a
 # cached analysis from an older diffbgm is not served (2: no cut within min_shot_s of the end;
 # 3: the stream's own length, frame-exact cuts, transitions and accents; 4: late detector cuts found,
-# a cut near the end an accent).
-ANALYSIS_VERSION = 4
+# a cut near the end an accent; 5: cuts placed from every source frame scored in the one pass).
+ANALYSIS_VERSION = 5
 
 
 def _interpolate_in_shots(sample_index: np.ndarray, samples: np.ndarray, shot_of_frame: np.ndarray) -> np.ndarray:
@@ -113,6 +114,12 @@ def _run_analysis(
     detector = None if cuts is not None else ShotDetector(config.fps, config.detector, config.threshold, config.min_shot_s)
     signals = None if cuts is not None else GridSignals()
     source_luma = None if cuts is not None else SourceLuma()
+    source_changes = None if cuts is not None else SourceChanges()
+
+    def on_source_frame(time_s: float, frame) -> None:
+        source_luma(time_s, frame)
+        source_changes(time_s, frame)
+
     dynamics = DynamicsExtractor(config.fps, flow_width=config.flow_width)
     embed_step = max(1, round(config.fps / config.embed_fps))
     thumb_step = max(1, round(config.fps * config.thumbnail_every_s))
@@ -124,7 +131,8 @@ def _run_analysis(
     expected = math.ceil(info.duration_s * config.fps) if info.duration_s > 0 else None
     bar = tqdm(total=expected, disable=not progress, unit="frame", desc=f"analysing {path.name}", leave=False)
     try:
-        for frame in iter_frames(path, fps=config.fps, max_side=config.max_side, on_source_frame=source_luma):
+        watch = None if cuts is not None else on_source_frame
+        for frame in iter_frames(path, fps=config.fps, max_side=config.max_side, on_source_frame=watch):
             times.append(frame.time_s)
             if detector is not None:
                 detector.push(frame.time_s, frame.rgb)
@@ -140,7 +148,7 @@ def _run_analysis(
                 thumbnail_times.append(frame.time_s)
             bar.update(1)
         bar.close()
-        # The encoder's worker may still be busy: the edits are found (and cuts refined) meanwhile.
+        # The encoder's worker may still be busy: the edits are found meanwhile.
         frame_times = np.asarray(times, np.float64)
         timing = stream_timing(path)
         duration_s = timing.end_s
@@ -149,7 +157,7 @@ def _run_analysis(
         if cuts is not None:
             shot_list = cuts
         else:
-            edits = find_edits(path, signals, frame_times, detector.finish(), timing, config.fps, source_luma)
+            edits = find_edits(source_changes.finish(), signals, frame_times, detector.finish(), timing, config.fps, source_luma)
             # No boundary within min_shot_s of the video's end: no shot worth scoring, but the picture
             # still changes there, so the music marks it with an accent.
             last_start_s = duration_s - config.min_shot_s

@@ -7,8 +7,8 @@ Only the frames that land on the grid are converted (and downscaled by swscale);
 one decoded frame at a time, so memory stays flat however long the video is.
 
 :func:`stream_timing` reads every source frame's presentation time and the stream's true end from
-the packets alone; :class:`SourceWindows` decodes short windows at the source frame rate (to place
-a cut on its exact frame).
+the packets alone; ``on_source_frame`` shows every decoded source frame to a caller (which places
+cuts on their exact frame) without converting it.
 """
 
 from __future__ import annotations

