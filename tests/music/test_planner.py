@@ -233,3 +233,29 @@ def test_a_cut_one_beat_past_a_bar_line_turns_two_bars_into_3_4_and_2_4():
     np.testing.assert_allclose(plan.cut_error_steps, 0.0, atol=1e-3)
     four_four = plan_timing(10.0, [2.0, 4.5, 6.5, 8.5], TimingConfig(meter_change_cost=float("inf")))
     assert four_four.aligned_fraction < 1.0
+
+
+def _longest_run_of_short_bars(plan) -> int:
+    longest = run = 0
+    for beats in plan.bar_beats[plan.downbeats_s[:-1] < plan.duration_s]:
+        run = run + 1 if beats != 4 else 0
+        longest = max(longest, run)
+    return longest
+
+
+def test_a_fast_montage_gets_no_long_run_of_short_bars():
+    # Shots of 1-2 s: with every short bar priced alike, eight bars of 2/4 and 3/4 follow each other
+    # (the pulse is lost, and the model learnt at most one short bar per window); the price of a short
+    # bar right after short bars breaks the run at the cost of one cut off its downbeat.
+    rng = np.random.default_rng(3)
+    shots = []
+    while sum(shots) < 16:
+        shots.append(rng.uniform(1.0, 2.0))
+    ends = np.round(np.cumsum(shots) / FRAME_S) * FRAME_S
+    duration, cuts = float(ends[-1]), ends[:-1]
+    alike = plan_timing(duration, cuts, TimingConfig(consecutive_meter_cost=0.0))
+    plan = plan_timing(duration, cuts)
+    _assert_well_formed(plan, duration)
+    assert _longest_run_of_short_bars(alike) >= 6 and _longest_run_of_short_bars(plan) <= 3
+    on_downbeat = [np.sum(cut_errors(cuts, p.beats_s, p.bar_beats).downbeat_s <= 0.04) for p in (alike, plan)]
+    assert on_downbeat[1] >= on_downbeat[0] - 1

@@ -53,6 +53,8 @@ from diffbgm.music.timing import (
 # How a cut becomes a bar line in a layout: it ends a short bar (2/4 or 3/4), or, one beat past a bar
 # line, the bar before it and that beat become a bar of 3/4 and one of 2/4.
 ENDS_SHORT_BAR, SPLIT_BARS = 1, 2
+# Short bars in a row the search tells apart (a longer run pays as much as this one).
+LONGEST_COUNTED_RUN = 3
 
 # Failed bar-length solves after which accents are no longer put on beats (they are minor events, and
 # each further try reruns the search).
@@ -256,11 +258,13 @@ class _GridSearch:
     anchors some events on beats (a cut preferably on a downbeat) and drops the others; a segment runs
     from one anchored event to the next with a whole number of beats. A state at an anchored event is
     the segment that ends there (start, beat count, so its mean beat) and the phase in the bar it
-    leaves; going on only needs those, so the programme is exact for its cost. The start's phase is
-    free (a pickup) at ``pickup_cost``, and a cut that lands on beat 3 or 4 of a bar may end that bar
-    early (a bar of 2/4 or 3/4, at ``meter_change_cost``) and so be the next bar line; one that lands on
-    beat 2 after at least five beats without an anchor turns the bar before it and that beat into a
-    bar of 3/4 and one of 2/4 (twice the cost).
+    leaves, and how many short bars in a row came last; going on only needs those, so the programme
+    is exact for its cost. The start's phase is free (a pickup) at ``pickup_cost``, and a cut that
+    lands on beat 3 or 4 of a bar may end that bar early (a bar of 2/4 or 3/4, at
+    ``meter_change_cost``) and so be the next bar line; one that lands on beat 2 after at least five
+    beats without an anchor turns the bar before it and that beat into a bar of 3/4 and one of 2/4
+    (twice the cost). A short bar right after ``r`` short bars pays ``r`` times
+    ``consecutive_meter_cost`` more.
     """
 
     def __init__(self, duration_s: float, cuts: np.ndarray, accents: np.ndarray, config: TimingConfig) -> None:
@@ -310,17 +314,43 @@ class _GridSearch:
         inner = self.is_cut[j + 1:k]
         return float(self.config.dropped_cut_cost * inner.sum() + self.config.dropped_accent_cost * (~inner).sum())
 
+    def _options(self, reached: np.ndarray, phase: int, run: int, beats: np.ndarray, anchor_cost: np.ndarray,
+                 may_end_bar: bool) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, int]]:
+        """Ways to anchor the next event ``beats`` beats on from a state at ``phase`` after ``run``
+        short bars in a row: (cost, phase after, run after, how the bar ends there)."""
+        config = self.config
+        new_phase = (phase + beats) % BEATS_PER_BAR
+        # Still inside the bar after the run (no bar line since): the run goes on, else it is over.
+        same_bar = phase + beats < BEATS_PER_BAR
+        options = [(reached + anchor_cost[new_phase], new_phase, np.where(same_bar, run, 0), 0)]
+        if not may_end_bar:
+            return options
+        # The bar holding the cut ends there: a short bar whose next bar line is the cut.
+        before = np.where(same_bar, run, 0)
+        short = np.isin(new_phase, config.short_bar_beats)
+        options.append((np.where(short, reached + config.meter_change_cost + config.consecutive_meter_cost * before, np.inf),
+                        np.zeros_like(new_phase), np.minimum(before + 1, LONGEST_COUNTED_RUN), ENDS_SHORT_BAR))
+        if {2, 3} <= set(config.short_bar_beats):
+            # The bar before the cut and its first beat become 3/4 + 2/4: right after the run when
+            # that bar is the one after it.
+            split = (new_phase == 1) & (beats > BEATS_PER_BAR)
+            before = np.where(phase + beats == BEATS_PER_BAR + 1, run, 0)
+            cost = reached + 2 * config.meter_change_cost + config.consecutive_meter_cost * 2 * before
+            options.append((np.where(split, cost, np.inf), np.zeros_like(new_phase),
+                            np.minimum(before + 2, LONGEST_COUNTED_RUN), SPLIT_BARS))
+        return options
+
     def best_layout(self) -> _Layout | None:
         """The cheapest layout; ``None`` if no layout fits the range."""
         config = self.config
         n = len(self.times)
-        phases = np.arange(BEATS_PER_BAR)
         # Per event: log mean beat and beat count of the last segment, phase, cost, back pointer.
         states: list[dict[str, np.ndarray] | None] = [None] * n
         start_cost = np.array([0.0] + [config.pickup_cost] * (BEATS_PER_BAR - 1))
         starts = np.flatnonzero(np.isfinite(start_cost))
         states[0] = {"log_beat": np.full(len(starts), np.nan), "beats": np.zeros(len(starts), dtype=np.int64),
-                     "phase": starts, "cost": start_cost[starts], "back": np.zeros((len(starts), 4), dtype=np.int64)}
+                     "phase": starts, "run": np.zeros(len(starts), dtype=np.int64), "cost": start_cost[starts],
+                     "back": np.zeros((len(starts), 4), dtype=np.int64)}
         pending: list[list[dict[str, np.ndarray]]] = [[] for _ in range(n)]
         for j in range(n):
             if j > 0:
@@ -347,29 +377,17 @@ class _GridSearch:
                 total = here["cost"][:, None] + step_cost
                 segment_cost = (config.anchor_weight * beats / BEATS_PER_BAR * (log_beat - self.log_preferred_beat) ** 2
                                 + self._drop_cost(j, k))
-                for phase in phases:
-                    members = np.flatnonzero(here["phase"] == phase)
-                    if len(members) == 0:
-                        continue
+                for phase, run in sorted({(int(p), int(r)) for p, r in zip(here["phase"], here["run"])}):
+                    members = np.flatnonzero((here["phase"] == phase) & (here["run"] == run))
                     best = members[np.argmin(total[members], axis=0)]
-                    new_phase = (phase + beats) % BEATS_PER_BAR
                     reached = total[best, np.arange(len(beats))] + segment_cost
-                    options = [(reached + anchor_cost[new_phase], new_phase, 0)]
-                    if may_end_bar:
-                        # The bar holding the cut ends there: a short bar whose next bar line is the cut.
-                        short = np.isin(new_phase, config.short_bar_beats)
-                        options.append((np.where(short, reached + config.meter_change_cost, np.inf),
-                                        np.zeros_like(new_phase), ENDS_SHORT_BAR))
-                        if {2, 3} <= set(config.short_bar_beats):
-                            split = (new_phase == 1) & (beats > BEATS_PER_BAR)
-                            options.append((np.where(split, reached + 2 * config.meter_change_cost, np.inf),
-                                            np.zeros_like(new_phase), SPLIT_BARS))
-                    for cost, phase_after, ends_bar in options:
+                    for cost, phase_after, run_after, ends_bar in self._options(reached, phase, run, beats, anchor_cost,
+                                                                                may_end_bar):
                         ok = np.isfinite(cost)
                         if not ok.any():
                             continue
                         pending[k].append({"log_beat": log_beat[ok], "beats": beats[ok], "phase": phase_after[ok],
-                                           "cost": cost[ok],
+                                           "run": run_after[ok], "cost": cost[ok],
                                            "back": np.stack([np.full(ok.sum(), j), best[ok], beats[ok],
                                                              np.full(ok.sum(), ends_bar)], axis=1)})
         final = states[n - 1]

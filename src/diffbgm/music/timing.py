@@ -63,6 +63,9 @@ class TimingConfig:
     meter_change_cost:
         Cost of ending a bar early at a cut (a bar of ``short_bar_beats`` beats), so that the cut is a bar
         line; ``inf``: 4/4 throughout.
+    consecutive_meter_cost:
+        More for a short bar right after short bars, times how many come before it in the run (up to
+        three): a run of 2/4 and 3/4 bars lurches where one short bar among 4/4 bars does not.
     short_bar_beats:
         The beats a bar ended early may hold.
     accent_merge_s:
@@ -89,6 +92,7 @@ class TimingConfig:
     partial_end_cost: float = 3.0
     pickup_cost: float = 2.5
     meter_change_cost: float = 3.0
+    consecutive_meter_cost: float = 1.0
     short_bar_beats: tuple[int, ...] = (2, 3)
     accent_merge_s: float = 0.02
     pull_weight: float = 1e-3
