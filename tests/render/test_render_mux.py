@@ -107,3 +107,25 @@ def test_the_sample_buffer_grows_past_its_first_size():
     for k in range(5):
         buffer.append(np.full((2, 2), k, np.int16))
     assert buffer.samples.shape == (10, 2) and buffer.samples[::2, 1].tolist() == [0, 1, 2, 3, 4]
+
+
+def test_the_music_survives_the_aac_encoding(tmp_path):
+    # A piano phrase from the SoundFont: FFmpeg's two-loop AAC search leaves it at about 37 dB of
+    # signal to noise at our bitrate, the fast search at about 52 dB (and in half the time).
+    import pretty_midi
+
+    from diffbgm.render.audio import synthesize
+
+    midi = pretty_midi.PrettyMIDI()
+    piano = pretty_midi.Instrument(0)
+    for index, pitch in enumerate([60, 64, 67, 72, 55, 59, 62, 67, 65, 69, 72, 53]):
+        piano.notes.append(pretty_midi.Note(90, pitch, 0.25 * index, 0.25 * index + 1.0))
+    midi.instruments.append(piano)
+    music = synthesize(midi)
+    video = tmp_path / "in.mp4"
+    _synthesise_video(video, False)
+    heard = read_audio(mux_audio(video, music, tmp_path / "out.mp4"), music.sample_rate)
+    sent, got = music.samples.astype(np.float64), heard.samples.astype(np.float64)
+    length = min(len(sent), len(got))
+    noise = np.sum((sent[:length] - got[:length]) ** 2)
+    assert 10 * np.log10(np.sum(sent[:length] ** 2) / noise) >= 45.0

@@ -40,6 +40,7 @@ def render_picture(
     # A bare Figure renders through Agg when saved to PNG: no pyplot, no global backend switch.
     from matplotlib import colormaps
     from matplotlib.cm import ScalarMappable
+    from matplotlib.collections import PolyCollection
     from matplotlib.colors import Normalize
     from matplotlib.figure import Figure
 
@@ -50,17 +51,20 @@ def render_picture(
     axes = figure.add_subplot(1, 1, 1)
     for index, (start, end) in enumerate(shots or []):
         axes.axvspan(start, end, color="tab:blue" if index % 2 else "tab:orange", alpha=0.08, lw=0)
-    for index, time in enumerate(plan.downbeats_s):
-        axes.axvline(time, color="0.6", lw=0.6, label="bar line" if index == 0 else None)
-    for index, time in enumerate(plan.cuts_s):
-        axes.axvline(time, color="tab:red", lw=1.2, ls="--", label="cut" if index == 0 else None)
+    # One collection per kind of mark, not an artist per line or note: a long video has thousands.
+    full_height = axes.get_xaxis_transform()
+    axes.vlines(plan.downbeats_s, 0, 1, transform=full_height, color="0.6", lw=0.6, label="bar line")
+    if len(plan.cuts_s):
+        axes.vlines(plan.cuts_s, 0, 1, transform=full_height, color="tab:red", lw=1.2, linestyles="--", label="cut")
     if notes:
         starts = plan.tempo_map.time_of_beat(np.array([n.start for n in notes]) / STEPS_PER_BEAT)
         ends = plan.tempo_map.time_of_beat(np.array([n.end for n in notes]) / STEPS_PER_BEAT)
-        pitches = np.array([n.pitch for n in notes])
+        pitches = np.array([n.pitch for n in notes], dtype=np.float64)
         velocities = np.array([n.velocity for n in notes]) / 127.0
-        axes.barh(pitches, ends - starts, left=starts, height=0.8, color=colormaps["viridis"](velocities),
-                  edgecolor="none")
+        low, high = pitches - 0.4, pitches + 0.4
+        boxes = np.stack([np.stack([starts, low], 1), np.stack([ends, low], 1), np.stack([ends, high], 1),
+                          np.stack([starts, high], 1)], axis=1)
+        axes.add_collection(PolyCollection(boxes, facecolors=colormaps["viridis"](velocities), edgecolors="none"))
         axes.set_ylim(pitches.min() - 3, pitches.max() + 3)
         figure.colorbar(ScalarMappable(Normalize(0, 127), colormaps["viridis"]), ax=axes, label="velocity", pad=0.01)
     axes.legend(loc="upper right", fontsize="small", framealpha=0.8)
