@@ -19,10 +19,10 @@ LONGEST_COUNTED_RUN = 3
 
 
 def preferred_bar_s(config: TimingConfig) -> float:
+    """The bar the search leans towards: ``preferred_bpm``, else the geometric middle of the range."""
     low, high = config.bpm_range
     preferred = config.preferred_bpm if config.preferred_bpm is not None else math.sqrt(low * high)
     return bar_seconds(min(max(preferred, low), high))
-
 
 
 @dataclass(frozen=True)

@@ -110,7 +110,7 @@ def _downbeats(bars_s: np.ndarray, start_beat: int, bar_beats: np.ndarray) -> np
     return np.concatenate([[0.0], np.cumsum(lengths)]) - start_beat / BEATS_PER_BAR * bars_s[0]
 
 
-def _bar_beats(layout: "Layout") -> np.ndarray:
+def _bar_beats(layout: Layout) -> np.ndarray:
     """Beats in each bar of a layout: 4, but a bar ends early at each cut the layout ends a bar at (the
     two bars before a cut one beat past a bar line become 3 + 2 beats), and bars go on to the first
     bar line at or after the video's end."""
@@ -190,7 +190,7 @@ def _first_solved_layout(duration_s, cuts, accents, config, solve):
     return None
 
 
-def _refine(layout: "Layout", solution, cuts, accents, solve) -> np.ndarray:
+def _refine(layout: Layout, solution, cuts, accents, solve) -> np.ndarray:
     """Greedily pin more events to the grid the solution leaves them near, keeping each pin that the
     bar-length solve can still satisfy: a cut off its downbeat onto the nearest downbeat (or, failing
     that, beat), an accent off the beat grid onto the nearest beat."""

@@ -28,8 +28,8 @@ from diffbgm.video.edits import SourceLuma, find_edits
 from diffbgm.video.embedding_queue import EmbeddingQueue
 from diffbgm.video.record import ANALYSIS_FILE, FEATURES_FILE, VideoAnalysis
 from diffbgm.video.shot_description import describe_shots
-from diffbgm.video.source_changes import SourceChanges
 from diffbgm.video.shots import ShotDetector, ShotList
+from diffbgm.video.source_changes import SourceChanges
 from diffbgm.video.transitions import GridSignals
 
 logger = logging.getLogger(__name__)

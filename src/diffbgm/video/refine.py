@@ -2,8 +2,9 @@
 
 The grid (8 frames a second by default) only says that a cut happened between two grid points; the
 source frames between them, scored as the analysis decodes them
-(:class:`diffbgm.video.source_changes.SourceChanges`), say which. The change between consecutive source frames is PySceneDetect's content score (mean
-hue, saturation and luma differences, with our weights). A hard cut is one frame whose change
+(:class:`diffbgm.video.source_changes.SourceChanges`), say which. The change between consecutive
+source frames is PySceneDetect's content score (mean hue, saturation and luma differences, with our
+weights). A hard cut is one frame whose change
 stands far above the window's typical change, which is the rule of PySceneDetect's
 ``AdaptiveDetector`` (made so that camera motion is not a cut) applied at the source frame rate,
 where a pan's changes are even and a cut's is a single spike. A spike whose picture comes back

@@ -81,14 +81,16 @@ class SourceChanges:
         self.scores = np.zeros(0)
 
     def __call__(self, time_s: float, frame: av.VideoFrame) -> None:
+        # Kept as uint8 (a quarter of hsv_of's float32): only the frames around spikes stay.
         hsv = cv2.cvtColor(small_rgb(frame, self._max_side), cv2.COLOR_RGB2HSV_FULL)
+        hsv_float = hsv.astype(np.float32)
         if self._previous is not None and self._previous.shape != hsv.shape:
             self._previous = None  # the stream changed size mid-way: no comparison across it
         index = len(self._times)
-        score = content_score(self._previous.astype(np.float32), hsv.astype(np.float32)) if self._previous is not None else 0.0
+        score = content_score(self._previous, hsv_float) if self._previous is not None else 0.0
         self._times.append(time_s)
         self._scores.append(score)
-        self._previous = hsv
+        self._previous = hsv_float
         self._recent.append((index, time_s, hsv))
         if time_s <= self._keep_until_s:
             self._kept[index] = hsv
