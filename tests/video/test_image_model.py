@@ -7,11 +7,16 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 import pytest
+import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from diffbgm.video.image_model import (
     EMBEDDING_DIM,
+    EfficientNetLite0,
     EfficientNetLite0Encoder,
+    SameConv2d,
+    default_weights_path,
     imagenet_labels,
     top_labels_from_logits,
 )
@@ -94,3 +99,33 @@ def test_top_labels_from_logits_orders_by_score() -> None:
     logits = np.zeros((1, 1000), dtype=np.float32)
     logits[0, 950], logits[0, 1] = 5.0, 3.0
     assert top_labels_from_logits(logits, 2) == [["orange", "goldfish"]]
+
+
+@pytest.mark.parametrize("kernel", [1, 3, 5])
+@pytest.mark.parametrize("size", [(7, 7), (8, 11)])
+def test_stride_one_convolutions_pad_like_tensorflow_same(kernel: int, size: tuple[int, int]) -> None:
+    # The stride-1 convolutions pad by themselves instead of through a padded copy: the same output.
+    torch.manual_seed(0)
+    conv = SameConv2d(4, 6, kernel)
+    x = torch.randn(2, 4, *size)
+    total = kernel - 1
+    reference = F.conv2d(F.pad(x, (total // 2, total - total // 2) * 2), conv.weight, conv.bias)
+    assert conv.fixed_padding
+    torch.testing.assert_close(conv(x), reference)
+
+
+def test_folded_batch_norms_give_the_trained_network() -> None:
+    # The encoder runs with its batch norms folded into the convolutions; on a real photograph it must
+    # give the embeddings and logits of the network as trained (eps 1e-3 and every norm included).
+    state = torch.load(default_weights_path(), map_location="cpu", weights_only=True)
+    trained = EfficientNetLite0()
+    trained.load_state_dict(state, strict=True)
+    trained.eval()
+    encoder = EfficientNetLite0Encoder(device="cpu")
+    assert not any(isinstance(module, torch.nn.BatchNorm2d) for module in encoder.model.modules())
+    pixels = encoder._prepare(_photo())
+    with torch.inference_mode():
+        expected = trained(pixels)
+        folded = encoder.model(pixels)
+        torch.testing.assert_close(folded, expected, atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(encoder.model._fc(folded), trained._fc(expected), atol=1e-3, rtol=1e-4)

@@ -163,7 +163,9 @@ def check_fits(path: str | Path, config: ModelConfig, group: str) -> None:
 def load_checkpoint(
     path: str | Path, device: torch.device | str = "cpu", use_ema: bool = True
 ) -> tuple[DiffBGMDenoiser, ModelConfig]:
-    """Rebuild the denoiser from a weights file, in eval mode and float32 on ``device``.
+    """Rebuild the denoiser from a weights file, in eval mode and float32 on ``device``, its weights in
+    channels-last layout: oneDNN's CPU convolutions then skip a reorder of every weight at every call
+    (the numbers are the same up to float rounding).
 
     The EMA weights are used when present and ``use_ema`` is true. The config is checked against the
     tensor shapes in the file header before the model is built.
@@ -174,7 +176,7 @@ def load_checkpoint(
     model = DiffBGMDenoiser(config)
     state = {name: tensor.float() for name, tensor in read_group(path, group).items()}
     load_state(model, state, path)
-    return model.to(device).eval(), config
+    return model.to(device, memory_format=torch.channels_last).eval(), config
 
 
 def load_state(model: nn.Module, state: dict[str, torch.Tensor], path: str | Path) -> None:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 logger = logging.getLogger(__name__)
 
@@ -192,13 +193,17 @@ def iter_frames(
         held: av.VideoFrame | None = None
         held_rgb: np.ndarray | None = None
         last_time = -math.inf
+        # One scaler for the whole stream: ``frame.reformat`` builds a new one (its filter tables
+        # included) for every frame, several times the cost of the scaling itself.
+        reformatter = VideoReformatter()
 
         def convert(frame: av.VideoFrame) -> np.ndarray:
             nonlocal size
             if size is None:
                 # Rotation swaps the stored size; scale the stored frame so the upright one fits.
                 size = analysis_size(frame.width, frame.height, max_side)
-            rgb = frame.reformat(width=size[0], height=size[1], format="rgb24", interpolation="AREA").to_ndarray()
+            rgb = reformatter.reformat(frame, width=size[0], height=size[1], format="rgb24",
+                                       interpolation="AREA").to_ndarray()
             if info.rotation:
                 rgb = np.ascontiguousarray(np.rot90(rgb, k=info.rotation // 90))
             # One array may stand for several grid points: read-only so no consumer changes the others.

@@ -17,18 +17,20 @@ from collections import deque
 import av
 import cv2
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from diffbgm.video.decode import analysis_size
 from diffbgm.video.refine import FLASH_S, MIN_CUT_SCORE, SPIKE_CONTEXT, content_score, is_spike
 
 
-def small_rgb(frame: av.VideoFrame, max_side: int) -> np.ndarray:
+def small_rgb(frame: av.VideoFrame, max_side: int, reformatter: VideoReformatter | None = None) -> np.ndarray:
     """A small RGB copy of a decoded frame, its longer side about ``max_side`` (not rotated).
 
     Planar YUV (8 to 16 bits) is averaged over whole blocks of pixels straight from its planes: an
     integer ratio is OpenCV's fast area filter, a third of what swscale's area filter costs at an
     exact size, which matters as every source frame passes here. Other formats go through swscale.
     The colour matrix is BT.601 whatever the video's: the copies are only compared with each other.
+    Pass one ``reformatter`` for every frame of a stream: swscale's set-up is then paid once.
     """
     fmt = frame.format
     components = fmt.components
@@ -39,7 +41,8 @@ def small_rgb(frame: av.VideoFrame, max_side: int) -> np.ndarray:
     )
     if not planar_yuv:
         width, height = analysis_size(frame.width, frame.height, max_side)
-        return frame.reformat(width=width, height=height, format="rgb24", interpolation="AREA").to_ndarray()
+        reformatter = reformatter or VideoReformatter()
+        return reformatter.reformat(frame, width=width, height=height, format="rgb24", interpolation="AREA").to_ndarray()
     chroma = frame.planes[1]
     step_x, step_y = frame.width // chroma.width, frame.height // chroma.height
     subsampling = max(step_x, step_y, 1)
@@ -69,6 +72,7 @@ class SourceChanges:
 
     def __init__(self, max_side: int = 96):
         self._max_side = max_side
+        self._reformatter = VideoReformatter()
         self._times: list[float] = []
         self._scores: list[float] = []
         self._previous: np.ndarray | None = None
@@ -82,7 +86,7 @@ class SourceChanges:
 
     def __call__(self, time_s: float, frame: av.VideoFrame) -> None:
         # Kept as uint8 (a quarter of hsv_of's float32): only the frames around spikes stay.
-        hsv = cv2.cvtColor(small_rgb(frame, self._max_side), cv2.COLOR_RGB2HSV_FULL)
+        hsv = cv2.cvtColor(small_rgb(frame, self._max_side, self._reformatter), cv2.COLOR_RGB2HSV_FULL)
         hsv_float = hsv.astype(np.float32)
         if self._previous is not None and self._previous.shape != hsv.shape:
             self._previous = None  # the stream changed size mid-way: no comparison across it
@@ -123,8 +127,11 @@ class SourceChanges:
 
     def _test(self, j: int) -> None:
         start = max(0, j - SPIKE_CONTEXT)
-        local = np.asarray(self._scores[start : j + SPIKE_CONTEXT + 1])
         self._tested = j + 1
+        # is_spike never passes a change below MIN_CUT_SCORE: most frames need no median.
+        if self._scores[j] < MIN_CUT_SCORE:
+            return
+        local = np.asarray(self._scores[start : j + SPIKE_CONTEXT + 1])
         if not is_spike(local, j - start):
             return
         # A flash test compares the frames up to FLASH_S on either side of the spike, and the one before.
