@@ -114,14 +114,13 @@ def test_stride_one_convolutions_pad_like_tensorflow_same(kernel: int, size: tup
     torch.testing.assert_close(conv(x), reference)
 
 
-def test_folded_batch_norms_give_the_trained_network() -> None:
+def test_folded_batch_norms_give_the_trained_network(encoder: EfficientNetLite0Encoder) -> None:
     # The encoder runs with its batch norms folded into the convolutions; on a real photograph it must
     # give the embeddings and logits of the network as trained (eps 1e-3 and every norm included).
     state = torch.load(default_weights_path(), map_location="cpu", weights_only=True)
     trained = EfficientNetLite0()
     trained.load_state_dict(state, strict=True)
     trained.eval()
-    encoder = EfficientNetLite0Encoder(device="cpu")
     assert not any(isinstance(module, torch.nn.BatchNorm2d) for module in encoder.model.modules())
     pixels = encoder._prepare(_photo())
     with torch.inference_mode():

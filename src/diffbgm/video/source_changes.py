@@ -126,11 +126,11 @@ class SourceChanges:
         return back < max(MIN_CUT_SCORE, 0.4 * max(self.scores[first], self.scores[last + 1]))
 
     def _test(self, j: int) -> None:
-        start = max(0, j - SPIKE_CONTEXT)
         self._tested = j + 1
         # is_spike never passes a change below MIN_CUT_SCORE: most frames need no median.
         if self._scores[j] < MIN_CUT_SCORE:
             return
+        start = max(0, j - SPIKE_CONTEXT)
         local = np.asarray(self._scores[start : j + SPIKE_CONTEXT + 1])
         if not is_spike(local, j - start):
             return
