@@ -151,14 +151,16 @@ def test_regenerate_changes_only_the_range(pipeline, video, result, workdir):
     assert early(redone.files["mid"]) == early(result.files["mid"]) != []
 
 
-def test_a_failure_leaves_no_output(pipeline, video, workdir, monkeypatch):
+@pytest.mark.parametrize("failing_writer", ["render_picture", "mux_audio"])
+def test_a_failure_leaves_no_output(pipeline, video, workdir, monkeypatch, failing_writer):
+    # The muxing runs on a thread beside the other writes: a failure on either side leaves nothing.
     import diffbgm.pipeline.outputs as module
 
     def broken(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(module, "render_picture", broken)
-    folder = workdir / "failing"
+    monkeypatch.setattr(module, failing_writer, broken)
+    folder = workdir / f"failing-{failing_writer}"
     folder.mkdir()
     with pytest.raises(OSError, match="disk full"):
         run(pipeline, video, folder / "out.mp4", OPTIONS)

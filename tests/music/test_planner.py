@@ -173,6 +173,16 @@ def test_cut_near_the_end_is_kept_with_a_partial_last_bar():
     _assert_well_formed(plan, 9.3)
 
 
+def test_the_video_may_end_between_two_beats_to_keep_a_late_cut():
+    # One beat of 0.6 s, then 0.4 s: shorter than a beat at 140 BPM, so a grid with a beat at the
+    # video's end cannot hold the cut; one that goes on past the end can, at a steady tempo.
+    plan = plan_timing(1.0, [0.6])
+    _assert_well_formed(plan, 1.0)
+    assert plan.cut_kept.all() and plan.max_tempo_step <= MAX_STEP
+    assert np.abs(plan.beats_s - 1.0).min() > 0.05
+    assert not plan_timing(1.0, [0.6], TimingConfig(end_slack_beats=())).cut_kept.any()
+
+
 def test_accents_land_on_beats():
     accents = [10.1, 19.0]  # 0.1 s after a beat of the even 90 BPM grid, and between two beats
     steady = plan_timing(24.0, [8.0, 16.0])

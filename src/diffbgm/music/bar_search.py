@@ -65,6 +65,8 @@ class GridSearch:
         self.shortest_beat, self.longest_beat = SECONDS_PER_MINUTE / high, SECONDS_PER_MINUTE / low
         self.log_preferred_beat = math.log(preferred_bar_s(config) / BEATS_PER_BAR)
         self.ramp = config.ramp_reach * math.log1p(config.max_tempo_step)
+        self.ends_short_bar = np.isin(np.arange(BEATS_PER_BAR), config.short_bar_beats)  # by phase
+        self.may_split = {2, 3} <= set(config.short_bar_beats)
         self.off_downbeat: set[int] = set()  # events that may not be downbeats
         self.unanchored: set[int] = set()  # events that may not be anchored at all
 
@@ -115,10 +117,10 @@ class GridSearch:
             return options
         # The bar holding the cut ends there: a short bar whose next bar line is the cut.
         before = np.where(same_bar, run, 0)
-        short = np.isin(new_phase, config.short_bar_beats)
+        short = self.ends_short_bar[new_phase]
         options.append((np.where(short, reached + config.meter_change_cost + config.consecutive_meter_cost * before, np.inf),
                         np.zeros_like(new_phase), np.minimum(before + 1, LONGEST_COUNTED_RUN), ENDS_SHORT_BAR))
-        if {2, 3} <= set(config.short_bar_beats):
+        if self.may_split:
             # The bar before the cut and its first beat become 3/4 + 2/4: right after the run when
             # that bar is the one after it.
             split = (new_phase == 1) & (beats > BEATS_PER_BAR)
@@ -147,6 +149,10 @@ class GridSearch:
                 states[j] = {key: np.concatenate([part[key] for part in pending[j]]) for key in pending[j][0]}
                 pending[j] = []
             here = states[j]
+            # The states at event j grouped by (phase, run), in that order: each group goes on alike.
+            keys = here["phase"] * (LONGEST_COUNTED_RUN + 1) + here["run"]
+            groups = [(int(key) // (LONGEST_COUNTED_RUN + 1), int(key) % (LONGEST_COUNTED_RUN + 1),
+                       np.flatnonzero(keys == key)) for key in np.unique(keys)]
             for k in range(j + 1, min(n, j + config.max_merged_shots + 1)):
                 anchor_cost = self._anchor_cost(k)
                 if not np.isfinite(anchor_cost).any():
@@ -165,19 +171,18 @@ class GridSearch:
                 total = here["cost"][:, None] + step_cost
                 segment_cost = (config.anchor_weight * beats / BEATS_PER_BAR * (log_beat - self.log_preferred_beat) ** 2
                                 + self._drop_cost(j, k))
-                for phase, run in sorted({(int(p), int(r)) for p, r in zip(here["phase"], here["run"])}):
-                    members = np.flatnonzero((here["phase"] == phase) & (here["run"] == run))
+                for phase, run, members in groups:
                     best = members[np.argmin(total[members], axis=0)]
                     reached = total[best, np.arange(len(beats))] + segment_cost
                     for cost, phase_after, run_after, ends_bar in self._options(reached, phase, run, beats, anchor_cost,
                                                                                 may_end_bar):
-                        ok = np.isfinite(cost)
-                        if not ok.any():
+                        ok = np.flatnonzero(np.isfinite(cost))
+                        if not len(ok):
                             continue
+                        back = np.empty((len(ok), 4), dtype=np.int64)
+                        back[:, 0], back[:, 1], back[:, 2], back[:, 3] = j, best[ok], beats[ok], ends_bar
                         pending[k].append({"log_beat": log_beat[ok], "beats": beats[ok], "phase": phase_after[ok],
-                                           "run": run_after[ok], "cost": cost[ok],
-                                           "back": np.stack([np.full(ok.sum(), j), best[ok], beats[ok],
-                                                             np.full(ok.sum(), ends_bar)], axis=1)})
+                                           "run": run_after[ok], "cost": cost[ok], "back": back})
         final = states[n - 1]
         if final is None:
             return None

@@ -41,6 +41,7 @@ import numpy as np
 from diffbgm.music.bar_lengths import BarLengthProblem, solve_bar_lengths
 from diffbgm.music.bar_search import SPLIT_BARS, GridSearch, Layout, preferred_bar_s
 from diffbgm.music.grid import BEATS_PER_BAR
+from diffbgm.music.sync_metrics import cut_errors
 from diffbgm.music.timing import (
     SECONDS_PER_MINUTE,
     TimingConfig,
@@ -54,6 +55,8 @@ from diffbgm.music.timing import (
 # Failed bar-length solves after which accents are no longer put on beats (they are minor events, and
 # each further try reruns the search).
 ACCENT_ATTEMPTS = 4
+# An event this close to a beat of the solved grid is on it (the solve meets its anchors to rounding).
+ON_GRID_S = 1e-6
 
 
 def _events_inside(times_s, duration_s: float) -> np.ndarray:
@@ -95,12 +98,38 @@ def plan_timing(duration_s: float, cuts_s, config: TimingConfig = TimingConfig()
     if config.bpm is not None:
         bars_s = _constant_bars(duration_s, config.bpm)
         start_beat, bar_beats = 0, np.full(len(bars_s), BEATS_PER_BAR)
+        downbeats = _downbeats(bars_s, start_beat, bar_beats)
     else:
-        bars_s, start_beat, bar_beats = _search_bars(
-            duration_s, cuts, _distinct_accents(accents, cuts, config.accent_merge_s), config)
-    downbeats = _downbeats(bars_s, start_beat, bar_beats)
+        downbeats, bar_beats = _grid_with_slack(duration_s, cuts, _distinct_accents(accents, cuts, config.accent_merge_s),
+                                                config)
     return plan_from_beats(beats_of_bars(downbeats, bar_beats), duration_s, cuts, config.aligned_tolerance_steps,
                            accents, bar_beats)
+
+
+def _grid_with_slack(duration_s: float, cuts: np.ndarray, accents: np.ndarray,
+                     config: TimingConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Bar lines and beats per bar of the searched grid that ends on a beat at the video's end, or,
+    when it leaves a cut off its downbeat, of the best of those that end ``config.end_slack_beats``
+    after it (most cuts on downbeats, then cuts and accents on beats; the earliest end on a tie)."""
+    slacks = (0.0,)
+    if len(cuts) + len(accents) <= config.end_slack_max_events:
+        slacks += tuple(config.end_slack_beats)
+    beat_s = preferred_bar_s(config) / BEATS_PER_BAR
+    best, best_score = None, None
+    for slack in slacks:
+        bars_s, start_beat, bar_beats = _search_bars(duration_s + slack * beat_s, cuts, accents, config)
+        downbeats = _downbeats(bars_s, start_beat, bar_beats)
+        # The music ends at the first bar line at or after the video's end, wherever the grid ends.
+        bars = int(np.argmax(downbeats >= duration_s - 1e-9))
+        downbeats, bar_beats = downbeats[:bars + 1], bar_beats[:bars]
+        errors = cut_errors(np.concatenate([cuts, accents]), beats_of_bars(downbeats, bar_beats), bar_beats)
+        on_downbeat = int((errors.downbeat_s[:len(cuts)] < ON_GRID_S).sum())
+        on_beat = int((errors.beat_s < ON_GRID_S).sum())
+        if best_score is None or (on_downbeat, on_beat) > best_score:
+            best, best_score = (downbeats, bar_beats), (on_downbeat, on_beat)
+        if on_downbeat == len(cuts):
+            break
+    return best
 
 
 def _downbeats(bars_s: np.ndarray, start_beat: int, bar_beats: np.ndarray) -> np.ndarray:

@@ -74,6 +74,13 @@ class TimingConfig:
         Weight of the pull towards the preferred bar against smoothness in the bar-length solve.
     aligned_tolerance_steps:
         A cut within this many sixteenths of a downbeat counts as aligned.
+    end_slack_beats:
+        When the grid that ends on a beat at the video's end leaves a cut off its downbeat, grids
+        that end this many beats (of ``preferred_bpm``) after the video are tried too, and the one
+        with the most cuts on downbeats (then on beats) is taken: the video may end between two beats
+        (the music fades out there anyway), which frees the last shots from a whole number of beats.
+    end_slack_max_events:
+        The most cuts and accents for which those grids are tried (each is a whole search again).
     """
 
     bpm_range: tuple[float, float] = (70.0, 140.0)
@@ -97,6 +104,8 @@ class TimingConfig:
     accent_merge_s: float = 0.02
     pull_weight: float = 1e-3
     aligned_tolerance_steps: float = 1.0
+    end_slack_beats: tuple[float, ...] = (0.25, 0.5, 0.75)
+    end_slack_max_events: int = 24
 
 
 @dataclass

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from diffbgm.atomic import commit_files, remove_stale_staging, staging_folder
@@ -117,11 +118,14 @@ def write_outputs(result, output: str | Path, timeline: bool = False) -> dict[st
     marker on every downbeat and cut, for an editor's NLE.
     """
     paths = check_outputs(output, result.video, timeline)
-    with staging_folder(paths["video"]) as staging:
+    # The staging folder outlives the pool, whose exit waits for the muxing even when a write fails.
+    with staging_folder(paths["video"]) as staging, ThreadPoolExecutor(max_workers=1) as pool:
         staged = {key: staging / path.name for key, path in paths.items()}
+        # FFmpeg's AAC encoder, the longest of these writes, releases the GIL: the other files are
+        # written meanwhile.
+        muxed = pool.submit(mux_audio, result.video, result.audio, staged["video"])
         result.midi.write(str(staged["mid"]))
         write_wav(result.music_only, staged["wav"])
-        mux_audio(result.video, result.audio, staged["video"])
         render_picture(result.roll, result.plan, staged["png"], shots=result.manifest.get("shots"))
         result.score.save(staged["npz"])
         if timeline:
@@ -135,6 +139,7 @@ def write_outputs(result, output: str | Path, timeline: bool = False) -> dict[st
                            staged["otio"])
         manifest = {**result.manifest, "files": {key: path.name for key, path in paths.items()}}
         staged["json"].write_text(json.dumps(manifest, indent=2))
+        muxed.result()
         commit_files(staged, paths, staging)
     result.manifest = manifest
     return paths
