@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import pytest
 
@@ -31,3 +32,11 @@ def test_check_output_path_rejects_read_only_folder(tmp_path):
             check_output_path(folder / "out.mp4")
     finally:
         folder.chmod(0o755)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc is Linux's")
+def test_check_output_path_rejects_a_folder_no_file_can_be_made_in():
+    # /proc's permission bits let root write, yet no file can be made there: the job used to run to
+    # its end and fail only when the result was written, naming its staging folder.
+    with pytest.raises(OutputPathError, match="not writable"):
+        check_output_path("/proc/out.mp4")

@@ -39,6 +39,26 @@ def test_motion_tracks_a_known_shift():
     assert np.median(features["motion"][1:]) == pytest.approx(0.1, rel=0.2)
 
 
+@pytest.mark.parametrize("shift_px", [2, 8, 16, 24])
+def test_motion_of_a_pan_over_a_photograph_is_its_speed(shift_px):
+    # A camera panning over a real photograph, 160 px wide, shift_px a frame at 8 fps. Farneback's flow
+    # read two thirds of a slow pan and stopped growing at about 5 px a frame: a fast pan read slower.
+    from skimage import data
+
+    photo = data.astronaut()
+    frames = [np.ascontiguousarray(photo[100:190, 40 + shift_px * i : 200 + shift_px * i]) for i in range(6)]
+    features = _run(frames, fps=8.0)
+    assert np.median(features["motion"][1:]) == pytest.approx(shift_px / 160 * 8.0, rel=0.15)
+
+
+def test_motion_of_a_thin_strip():
+    # Shrunk to the flow's width, a 16:1 strip is 8 px high: the flow refused or crashed on such frames.
+    rng = np.random.default_rng(1)
+    texture = np.repeat(np.repeat(rng.integers(0, 255, (3, 80, 3), dtype=np.uint8), 4, 0), 4, 1)[:10, :160]
+    features = _run([np.roll(texture, 4 * i, axis=1) for i in range(4)], fps=8.0)
+    assert np.median(features["motion"][1:]) == pytest.approx(4 / 160 * 8.0, rel=0.3)
+
+
 def test_colour_statistics_of_known_colours():
     grey = colour_stats(np.full((8, 8, 3), 128, np.uint8))
     assert grey["brightness"] == pytest.approx(128 / 255, abs=0.01)

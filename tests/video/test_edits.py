@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
+from fractions import Fraction
 from pathlib import Path
 
 import cv2
@@ -172,6 +173,48 @@ def test_real_street_footage_every_hard_cut_on_its_frame(tmp_path):
     analysis = analyze_video(real_clip("bikes.mp4"), AnalysisConfig(), progress=False, encoder=BlankEncoder())
     assert _matches(analysis.cuts_s, [1.20, 3.04, 5.48, 7.48], tolerance=0.041)
     assert _matches(analysis.accents_s, [9.68], tolerance=0.041)
+
+
+def _export(source: Path, path: Path, rate: str, n_frames: int, size: tuple[int, int]) -> Path:
+    """The first ``n_frames`` of ``source`` as an editor exports them: scaled and converted to ``rate``
+    frames per second by FFmpeg's own filters, then encoded with x264."""
+    import av
+
+    with av.open(str(source)) as container, av.open(str(path), "w") as out:
+        graph = av.filter.Graph()
+        chain = [graph.add_buffer(template=container.streams.video[0]), graph.add("scale", f"{size[0]}:{size[1]}"),
+                 graph.add("fps", rate), graph.add("buffersink")]
+        for a, b in zip(chain, chain[1:]):
+            a.link_to(b)
+        graph.configure()
+        stream = out.add_stream("libx264", rate=Fraction(rate), options={"preset": "veryfast", "crf": "20"})
+        stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
+        written = 0
+        for frame in container.decode(video=0):
+            graph.push(frame)
+            while written < n_frames:
+                try:
+                    converted = graph.pull()
+                except (av.error.BlockingIOError, av.error.EOFError):
+                    break
+                converted.pts, converted.time_base = written, 1 / Fraction(rate)
+                written += 1
+                out.mux(stream.encode(converted.reformat(format="yuv420p")))
+        out.mux(stream.encode())
+    return path
+
+
+def test_real_cut_after_a_fast_move_is_found_in_an_editors_export(tmp_path):
+    """bikes.mp4's first 100 frames at 29.97 fps (3.34 s), as an editor's timeline exports them: the
+    detector fires on the fast pan before the cut at 3.04 s, and its shortest scene (0.5 s) used to
+    silence the cut itself, which then was neither a cut nor an accent."""
+    from real_footage import real_clip
+
+    clip = _export(real_clip("bikes.mp4"), tmp_path / "bikes2997.mp4", "30000/1001", 100, (640, 360))
+    analysis = analyze_video(clip, AnalysisConfig(), progress=False, encoder=BlankEncoder())
+    assert _matches(analysis.cuts_s, [1.2012], tolerance=0.034)
+    # 0.3 s before the end: no shot to score, an accent.
+    assert _matches(analysis.accents_s, [3.0364], tolerance=0.034)
 
 
 def test_real_film_excerpt_in_one_shot_has_no_cut(tmp_path):

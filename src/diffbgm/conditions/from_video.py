@@ -32,10 +32,10 @@ from diffbgm.music.timing import TimingPlan
 from diffbgm.music.grid import BEATS_PER_BAR, WINDOW_BEATS, WINDOW_OVERLAP_BARS
 
 PERCENTILES = (5.0, 95.0)
-# Motion in frame widths per second (Farneback flow on the analysis frames) read on a log scale: a
-# hundredth of the width a second is still, a third of it a second (a fast pan; the measure saturates
-# there) is as busy as footage gets.
-MOTION_SCALE = (0.01, 0.3)
+# Motion in frame widths per second (optical flow on the analysis frames) read on a log scale: a
+# hundredth of the width a second is still, the whole width a second (a whip pan, a rider passing close)
+# is as busy as footage gets.
+MOTION_SCALE = (0.01, 1.0)
 # Mean luma: night footage sits near 0.15, a bright day near 0.7.
 BRIGHTNESS_SCALE = (0.15, 0.75)
 # The features' range on POP909 train windows, about the 2nd..98th percentiles, wider than

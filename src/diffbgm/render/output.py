@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 
@@ -31,6 +32,13 @@ def check_output_path(output: str | Path, inputs: tuple[str | Path, ...] = ()) -
         raise OutputPathError(f"cannot write {output}: folder {folder} does not exist")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise OutputPathError(f"cannot write {output}: folder {folder} is not writable")
+    try:
+        # The permission bits do not tell everything (root, a read-only mount, /proc): try a file there,
+        # rather than fail only when the finished result is written.
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise OutputPathError(f"cannot write {output}: folder {folder} is not writable ({error.strerror})") from None
     if output.exists() and not os.access(output, os.W_OK):
         raise OutputPathError(f"cannot write {output}: the file is read-only")
     return output

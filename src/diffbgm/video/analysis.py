@@ -42,8 +42,9 @@ class AnalysisConfig:
     ----------
     fps : analysis frames per second of video.
     max_side : longer side of the decoded analysis frames, in pixels.
-    detector, threshold, min_shot_s : PySceneDetect detector name, its threshold (None: our default,
-        see :mod:`diffbgm.video.shots`) and the shortest shot in seconds.
+    detector, threshold : PySceneDetect detector name and its threshold (None: our default, see
+        :mod:`diffbgm.video.shots`).
+    min_shot_s : the shortest last shot in seconds: a boundary closer to the video's end is an accent.
     flow_width : width of the grey frames used for optical flow.
     embed_fps : frames per second given to the image encoder; the other analysis frames take the
         embeddings interpolated within their shot.
@@ -71,8 +72,9 @@ class AnalysisConfig:
 # Part of every cache key: bump it whenever a change to the analysis changes its results, so that a
 # cached analysis from an older diffbgm is not served (2: no cut within min_shot_s of the end;
 # 3: the stream's own length, frame-exact cuts, transitions and accents; 4: late detector cuts found,
-# a cut near the end an accent; 5: cuts placed from every source frame scored in the one pass).
-ANALYSIS_VERSION = 5
+# a cut near the end an accent; 5: cuts placed from every source frame scored in the one pass;
+# 6: DIS optical flow, every detector candidate refined).
+ANALYSIS_VERSION = 6
 
 
 def _interpolate_in_shots(sample_index: np.ndarray, samples: np.ndarray, shot_of_frame: np.ndarray) -> np.ndarray:
@@ -111,7 +113,10 @@ def _run_analysis(
     progress: bool,
 ) -> VideoAnalysis:
     info = probe_video(path)
-    detector = None if cuts is not None else ShotDetector(config.fps, config.detector, config.threshold, config.min_shot_s)
+    # The detector only proposes candidates, which find_edits confirms on the source frames and spaces
+    # out (MIN_BOUNDARY_GAP_S): its own shortest scene would silence a true cut that follows a false
+    # candidate (a fast move just before it) within min_shot_s.
+    detector = None if cuts is not None else ShotDetector(config.fps, config.detector, config.threshold, min_shot_s=0.0)
     signals = None if cuts is not None else GridSignals()
     source_luma = None if cuts is not None else SourceLuma()
     source_changes = None if cuts is not None else SourceChanges()

@@ -24,8 +24,14 @@ FEATURE_NAMES = (
     "cut",  # 1 on the first frame of every shot but the first, else 0
 )
 
-# Farneback parameters for small frames (pyramid of 3, 15-px window): a standard, robust setting.
-_FLOW_ARGS = dict(pyr_scale=0.5, levels=3, winsize=15, iterations=3, poly_n=5, poly_sigma=1.2, flags=0)
+# DIS optical flow (Kroeger et al., "Fast Optical Flow using Dense Inverse Search", ECCV 2016): its
+# coarse-to-fine patch search follows the large shifts between analysis frames (a fast pan moves tens of
+# pixels from one to the next), where Farneback's flow (3 levels, 15-px window) stopped growing at about
+# 5 px a frame, so that a fast pan read slower than a medium one.
+_FLOW_PRESET = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
+# DIS refuses frames under 12 px a side and crashed on 8-px and 12-px high strips: narrower frames are
+# stretched to this many pixels (motion is measured in frame widths, so a stretched height barely counts).
+MIN_FLOW_SIDE = 32
 
 
 def colour_stats(rgb: np.ndarray) -> dict[str, float]:
@@ -62,20 +68,22 @@ class DynamicsExtractor:
         self.flow_width = int(flow_width)
         self.saliency_window_s = float(saliency_window_s)
         self._previous: np.ndarray | None = None
+        self._flow = cv2.DISOpticalFlow_create(_FLOW_PRESET)
         self._rows: dict[str, list[float]] = {name: [] for name in FEATURE_NAMES if name not in ("saliency", "cut")}
 
     def push(self, rgb: np.ndarray) -> None:
         """Add the next analysis frame (H, W, 3) RGB uint8."""
         height, width = rgb.shape[:2]
-        small_size = (self.flow_width, max(8, round(height * self.flow_width / width)))
-        small = cv2.resize(rgb, small_size, interpolation=cv2.INTER_AREA) if width > self.flow_width else rgb
+        small_width = min(width, self.flow_width)
+        small_size = (max(MIN_FLOW_SIDE, small_width), max(MIN_FLOW_SIDE, round(height * small_width / width)))
+        small = rgb if small_size == (width, height) else cv2.resize(rgb, small_size, interpolation=cv2.INTER_AREA)
         grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
         for name, value in colour_stats(small).items():
             self._rows[name].append(value)
         if self._previous is None or self._previous.shape != grey.shape:
             motion, difference = 0.0, 0.0
         else:
-            flow = cv2.calcOpticalFlowFarneback(self._previous, grey, None, **_FLOW_ARGS)
+            flow = self._flow.calc(self._previous, grey, None)
             speed = np.hypot(flow[..., 0], flow[..., 1]).mean()
             motion = float(speed / grey.shape[1] * self.fps)
             difference = float(cv2.absdiff(self._previous, grey).mean() / 255.0)
