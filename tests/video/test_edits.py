@@ -175,6 +175,17 @@ def test_real_street_footage_every_hard_cut_on_its_frame(tmp_path):
     assert _matches(analysis.accents_s, [9.68], tolerance=0.041)
 
 
+@pytest.mark.parametrize("first_frames, short_frames", [(50, 6), (51, 5)])
+def test_a_shot_shorter_than_a_beat_right_after_a_cut_is_an_accent(tmp_path, first_frames, short_frames):
+    # Both cuts lie in the window searched for one detector candidate: only the bigger change was
+    # looked at, and the 0.2-0.24-s shot was neither a cut nor an accent.
+    clip = Clip(shot_sequence(["astronaut", "coffee", "chelsea"], [first_frames, short_frames, 40]), (Cut(), Cut()), fps=25.0)
+    truth = write_clip(tmp_path / "blink.mp4", clip)
+    analysis = analyze_video(tmp_path / "blink.mp4", AnalysisConfig(), progress=False, encoder=BlankEncoder())
+    assert _matches(analysis.cuts_s, truth.cuts_s, tolerance=0.021)
+    assert _matches(analysis.accents_s, truth.accents_s, tolerance=0.021) and len(truth.accents_s) == 1
+
+
 def _export(source: Path, path: Path, rate: str, n_frames: int, size: tuple[int, int]) -> Path:
     """The first ``n_frames`` of ``source`` as an editor exports them: scaled and converted to ``rate``
     frames per second by FFmpeg's own filters, then encoded with x264."""

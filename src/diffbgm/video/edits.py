@@ -132,12 +132,23 @@ def grid_candidates(signals: GridSignals, grid_times: np.ndarray) -> list[float]
 
 
 def _refine(changes: FrameChanges, candidates: list[float], step_s: float) -> list[EditEvent]:
-    events = []
+    events: dict[float, EditEvent] = {}
     for t in candidates:
-        event = refine_cut(changes, t - _CANDIDATE_SPAN_STEPS * step_s - 1e-6, t + 1e-6)
-        if event is not None:
-            events.append(event)
-    return events
+        windows = [(t - _CANDIDATE_SPAN_STEPS * step_s - 1e-6, t + 1e-6)]
+        while windows:
+            low, high = windows.pop()
+            event = refine_cut(changes, low, high)
+            if event is None:
+                continue
+            if event.time_s in events:
+                # A change another candidate found: a shorter shot may hide beside it in this window
+                # (a cut 0.24 s after another), whose spike is smaller. A flash is told by the frame
+                # it starts on, which may lie before the window: then nothing is left to split.
+                if low < event.time_s <= high:
+                    windows += [(low, event.time_s - 1e-6), (event.time_s, high)]
+                continue
+            events[event.time_s] = event
+    return list(events.values())
 
 
 def _through_black(
