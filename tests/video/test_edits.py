@@ -186,6 +186,20 @@ def test_a_shot_shorter_than_a_beat_right_after_a_cut_is_an_accent(tmp_path, fir
     assert _matches(analysis.accents_s, truth.accents_s, tolerance=0.021) and len(truth.accents_s) == 1
 
 
+def test_a_dissolve_between_two_moving_shots_is_found(tmp_path):
+    # Both cameras pan fast through a one-second dissolve: at 48 px no frame inside is a mix of the
+    # frames around it (each side has moved on), and the dissolve was no boundary at all.
+    shots = (Shot("astronaut", 75, Camera((0.25, 0.5, 0.5), (0.75, 0.5, 0.5))),
+             Shot("chelsea", 75, Camera((0.75, 0.5, 0.5), (0.25, 0.4, 0.6))))
+    truth = write_clip(tmp_path / "moving.mp4", Clip(shots, (Dissolve(25),), fps=25.0))
+    analysis = analyze_video(tmp_path / "moving.mp4", AnalysisConfig(), progress=False, encoder=BlankEncoder())
+    (found,), (true,) = analysis.transitions, truth.transitions
+    assert found.kind == true.kind == "dissolve"
+    # Its ends are blurred by the motion: the point lands within a third of a beat at 120 BPM.
+    assert abs(found.point_s - true.point_s) < 0.15
+    assert len(analysis.cuts_s) == 1 and abs(analysis.cuts_s[0] - found.point_s) < 1e-5
+
+
 def _export(source: Path, path: Path, rate: str, n_frames: int, size: tuple[int, int]) -> Path:
     """The first ``n_frames`` of ``source`` as an editor exports them: scaled and converted to ``rate``
     frames per second by FFmpeg's own filters, then encoded with x264."""

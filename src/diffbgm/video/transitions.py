@@ -33,6 +33,10 @@ _DIP_LUMA = 32.0
 SAME_PICTURE_CORRELATION = 0.9
 # Tiny frames are enough to tell a mix from a shift and keep the per-frame cost negligible.
 _MIX_WIDTH = 48
+# A dissolve between two moving shots (riders into a running cartoon) is no mix of the frames around
+# it at 48 px, where each side has moved on; at 8 px the motion is gone and the mix shows. Only pairs
+# of ends that no warp aligns count (same_picture), as a pan is nearly a mix at that size too.
+_COARSE_MIX_WIDTH = 8
 # Neighbour distance (grid frames) of the mix test, and its limits: relative residual and the
 # smallest mean change (0..255) between the two neighbours for the test to mean anything.
 _MIX_STEP = 2
@@ -69,9 +73,13 @@ class GridSignals:
         self.luma.append(float(grey.mean()))
         self.spread.append(float(grey.std()))
 
-    def frames(self) -> np.ndarray:
-        """(N, M) float32: every tiny frame flattened."""
-        return np.stack(self.small).reshape(len(self.small), -1).astype(np.float32)
+    def frames(self, width: int = _MIX_WIDTH) -> np.ndarray:
+        """(N, M) float32: every tiny frame, shrunk further to ``width`` pixels, flattened."""
+        if not self.small:
+            return np.zeros((0, 0), np.float32)
+        height = max(2, round(width * self.small[0].shape[0] / self.small[0].shape[1]))
+        small = self.small if width == _MIX_WIDTH else [cv2.resize(x, (width, height), interpolation=cv2.INTER_AREA) for x in self.small]
+        return np.stack(small).reshape(len(small), -1).astype(np.float32)
 
 
 def _fit_ramp(times: np.ndarray, weights: np.ndarray) -> Ramp | None:
@@ -152,8 +160,20 @@ def mix_flags(frames: np.ndarray, luma: np.ndarray) -> np.ndarray:
 
 
 def dissolves(signals: GridSignals, shown_s: np.ndarray, fps: float) -> list[Ramp]:
-    """Cross-dissolves between two pictures (neither black, not one moved by the camera), as fitted ramps."""
-    frames, luma = signals.frames(), np.asarray(signals.luma)
+    """Cross-dissolves between two pictures (neither black, not one moved by the camera), as fitted
+    ramps: looked for on the tiny frames, then on coarser ones where none was found."""
+    luma = np.asarray(signals.luma)
+    ramps: list[Ramp] = []
+    for width in (_MIX_WIDTH, _COARSE_MIX_WIDTH):
+        frames = signals.frames(width)
+        for ramp in _mix_runs(signals, frames, luma, shown_s, fps):
+            if not any(r.zero_s <= ramp.at(0.5) <= r.one_s or ramp.zero_s <= r.at(0.5) <= ramp.one_s for r in ramps):
+                ramps.append(ramp)
+    return sorted(ramps, key=lambda r: r.zero_s)
+
+
+def _mix_runs(signals: GridSignals, frames: np.ndarray, luma: np.ndarray, shown_s: np.ndarray, fps: float) -> list[Ramp]:
+    """The dissolves whose frames are mixes of the ``frames`` (one row per grid point) around them."""
     flags = mix_flags(frames, luma)
     ramps = []
     i, n = 0, len(flags)
