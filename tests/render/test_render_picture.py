@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from PIL import Image
 
 from diffbgm.music.planner import plan_timing
@@ -27,3 +28,16 @@ def test_an_hour_long_piece_fits_in_a_picture(tmp_path):
     roll = PianoRoll.from_notes([Note(60, 16 * i, 8) for i in range(200)], n_steps=plan.n_beats * 4)
     with Image.open(render_picture(roll, plan, tmp_path / "hour.png")) as image:
         assert 10_000 <= image.width < 2**16  # wide enough to read, within what Agg can draw
+
+
+def test_fades_dissolves_and_accents_are_drawn(tmp_path):
+    dissolve = {"kind": "dissolve", "start_s": 7.5, "end_s": 8.5, "point_s": 8.0}
+    pictures = []
+    for name, transitions, accents in (("bare", None, []), ("dissolve", [dissolve], []), ("accent", None, [6.0])):
+        plan = plan_timing(12.0, [4.0, 8.0], accents_s=accents)
+        roll = PianoRoll.from_notes([Note(60, 16 * i, 8) for i in range(6)], n_steps=plan.n_beats * 4)
+        with Image.open(render_picture(roll, plan, tmp_path / f"{name}.png", transitions=transitions)) as image:
+            pictures.append(np.asarray(image.convert("RGB"), dtype=np.int16))
+    bare, with_dissolve, with_accent = pictures
+    assert bare.shape == with_dissolve.shape == with_accent.shape
+    assert np.abs(with_dissolve - bare).sum() > 0 and np.abs(with_accent - bare).sum() > 0

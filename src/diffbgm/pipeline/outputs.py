@@ -126,7 +126,8 @@ def write_outputs(result, output: str | Path, timeline: bool = False) -> dict[st
         muxed = pool.submit(mux_audio, result.video, result.audio, staged["video"])
         result.midi.write(str(staged["mid"]))
         write_wav(result.music_only, staged["wav"])
-        render_picture(result.roll, result.plan, staged["png"], shots=result.manifest.get("shots"))
+        render_picture(result.roll, result.plan, staged["png"], shots=result.manifest.get("shots"),
+                       transitions=result.manifest.get("transitions"))
         result.score.save(staged["npz"])
         if timeline:
             from diffbgm.render.timeline import score_timeline, write_timeline

@@ -23,8 +23,10 @@ def render_picture(
     shots: list[tuple[float, float]] | None = None,
     title: str | None = None,
     dpi: int = 100,
+    transitions: list[dict] | None = None,
 ) -> Path:
-    """Save a PNG: notes as bars in seconds, downbeats (grey), cuts (red, dashed), shots (shaded bands).
+    """Save a PNG: notes as bars in seconds, downbeats (grey), cuts (red, dashed), shots (shaded bands),
+    fades and dissolves (hatched spans) and accents (ticks along the top).
 
     Parameters
     ----------
@@ -36,6 +38,8 @@ def render_picture(
         The PNG to write (atomically).
     shots:
         ``(start_s, end_s)`` of each shot, drawn as alternating bands.
+    transitions:
+        Fades and dissolves as the manifest holds them (``start_s``, ``end_s``; ``Transition.to_dict``).
     """
     # A bare Figure renders through Agg when saved to PNG: no pyplot, no global backend switch.
     from matplotlib import colormaps
@@ -54,8 +58,13 @@ def render_picture(
     # One collection per kind of mark, not an artist per line or note: a long video has thousands.
     full_height = axes.get_xaxis_transform()
     axes.vlines(plan.downbeats_s, 0, 1, transform=full_height, color="0.6", lw=0.6, label="bar line")
+    for index, transition in enumerate(transitions or []):
+        axes.axvspan(transition["start_s"], transition["end_s"], facecolor="none", edgecolor="tab:red", hatch="//",
+                     alpha=0.35, lw=0, label=None if index else "fade / dissolve")
     if len(plan.cuts_s):
         axes.vlines(plan.cuts_s, 0, 1, transform=full_height, color="tab:red", lw=1.2, linestyles="--", label="cut")
+    if len(plan.accents_s):
+        axes.vlines(plan.accents_s, 0.93, 1, transform=full_height, color="tab:purple", lw=2.0, label="accent")
     if notes:
         starts = plan.tempo_map.time_of_beat(np.array([n.start for n in notes]) / STEPS_PER_BEAT)
         ends = plan.tempo_map.time_of_beat(np.array([n.end for n in notes]) / STEPS_PER_BEAT)
