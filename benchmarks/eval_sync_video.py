@@ -27,7 +27,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from footage import Camera, Clip, Continue, Cut, Dissolve, Fade, Footage, Shot, Truth, shot_sequence, write_clip  # noqa: E402
+from footage import (  # noqa: E402
+    Camera, Clip, Continue, Cut, Dissolve, Fade, Footage, Shot, Truth, real_montage, shot_sequence, write_clip,
+)
 
 from diffbgm.video.analysis import AnalysisConfig, analyze_video  # noqa: E402
 
@@ -113,9 +115,8 @@ def corpus(long: bool = False, variant: int = 0) -> list[tuple[str, str, Clip, s
                                                          (Dissolve(25), Dissolve(12)), fps=25.0), ".mp4"))
     clips.append(("real footage", "real_fade", Clip((Footage(bikes, 0, 100), Footage(bunny, 20, 90)), (Fade(12, 4, 12),),
                                                     fps=30000 / 1001), ".mp4"))
-    montage = (Footage(bikes, 140, 30), Footage(bunny, 40, 20), Footage(phone, 10, 35), Footage(bikes, 180, 40),
-               Footage(bunny, 70, 30), Footage(phone, 60, 40))
-    clips.append(("real footage", "real_montage", Clip(montage, (Cut(),) * 5, fps=24000 / 1001), ".mp4"))
+    montage = real_montage(30, seed=6)  # letterboxed and pillarboxed, as an editor's timeline fits them
+    clips.append(("real footage", "real_montage", Clip(montage, (Cut(),) * 29, fps=24000 / 1001), ".mp4"))
     if long:
         fps = 24000 / 1001
         rng = np.random.default_rng(7 + offset)

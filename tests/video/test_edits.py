@@ -14,7 +14,9 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from footage import Camera, Clip, Continue, Cut, Dissolve, Fade, Footage, Shot, photo, shot_sequence, write_clip  # noqa: E402
+from footage import (  # noqa: E402
+    Camera, Clip, Continue, Cut, Dissolve, Fade, Footage, Shot, photo, real_montage, shot_sequence, write_clip,
+)
 
 from diffbgm.video.analysis import AnalysisConfig, VideoAnalysis, analyze_video  # noqa: E402
 from diffbgm.video.decode import stream_timing  # noqa: E402
@@ -208,6 +210,17 @@ def test_real_cut_at_the_end_of_a_fast_pan_in_a_16_9_frame(tmp_path):
     analysis = analyze_video(tmp_path / "pan_then_cut.mp4", AnalysisConfig(), progress=False, encoder=BlankEncoder())
     assert truth.cuts_s == pytest.approx([1.2, 3.04, 4.4])
     assert _matches(analysis.cuts_s, truth.cuts_s, tolerance=0.021)
+
+
+def test_a_fast_montage_of_real_footage_has_no_dissolve(tmp_path):
+    # 30 shots of 0.5-1.5 s, letterboxed and pillarboxed: at 8 px many frames lie between two
+    # different pictures, and a flat ramp fitted over them made dissolves of seconds, even past the
+    # video's end, out of hard cuts.
+    clip = Clip(real_montage(30, seed=6), (Cut(),) * 29, fps=24000 / 1001)
+    truth = write_clip(tmp_path / "montage.mp4", clip)
+    analysis = analyze_video(tmp_path / "montage.mp4", AnalysisConfig(), progress=False, encoder=BlankEncoder())
+    assert analysis.transitions == []
+    assert _matches(analysis.cuts_s, truth.cuts_s, tolerance=0.042)
 
 
 def _export(source: Path, path: Path, rate: str, n_frames: int, size: tuple[int, int]) -> Path:

@@ -223,7 +223,11 @@ def _dissolve_ramp(frames: np.ndarray, luma: np.ndarray, shown_s: np.ndarray, fi
     if inside.sum() < 2 or np.median(residual[inside]) > _MIX_RESIDUAL:
         return None
     ramp = _fit_ramp(shown_s[span][inside], w[inside])
-    if ramp is None:
+    # The mix must run from the frame before the run to the frame after it: a flat fit over frames
+    # that merely lie between two different pictures (a montage of short shots, at 8 px) would
+    # stretch far past them, even past the video's ends.
+    margin = 1.0 / fps
+    if ramp is None or ramp.zero_s < shown_s[p] - margin or ramp.one_s > shown_s[q] + margin:
         return None
     predicted = np.clip((shown_s[span][inside] - ramp.zero_s) / (ramp.one_s - ramp.zero_s), 0, 1)
     if np.abs(predicted - w[inside]).max() > 0.15:
