@@ -75,6 +75,8 @@ def corpus(long: bool = False, variant: int = 0) -> list[tuple[str, str, Clip, s
         edits = (Fade(12 + 4 * seed, 20, 12), Fade(10, 8 * seed, 0), Fade(0, 10, 14))
         clips.append(("fades", f"fades{seed}", Clip(shot_sequence(photos(seed + 20, 4), [55, 60, 50, 50], seed=seed + offset), edits, fps=25.0, fade_in_frames=10 * seed, fade_out_frames=12), ".mp4"))
     clips.append(("fades", "dip", Clip(shot_sequence(photos(23, 2), [50, 50]), (Fade(10, 1, 10),), fps=24000 / 1001), ".mp4"))
+    clips.append(("fades", "dip_white", Clip(shot_sequence(photos(24, 2), [55, 50]), (Fade(12, 2, 12, colour=(255, 255, 255)),),
+                                             fps=30000 / 1001), ".mp4"))
     for seed in range(3):
         edits = (Dissolve(6 + 6 * seed), Cut(), Dissolve(24 - 5 * seed))
         clips.append(("dissolves", f"dissolve{seed}", Clip(shot_sequence(photos(seed + 30, 4), [50, 60, 50, 50], moving=seed == 2, seed=seed + offset), edits, fps=(25.0, 30000 / 1001, 24000 / 1001)[seed]), ".mp4"))

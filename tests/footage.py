@@ -199,11 +199,12 @@ class Fade:
     out_frames: int
     black: int
     in_frames: int
+    colour: tuple[int, int, int] = (0, 0, 0)  # another plain colour: a dip to it (white: a dip to white)
 
     @property
     def kind(self) -> str:
         if self.out_frames and self.in_frames:
-            return "fade_through_black"
+            return "fade_through_black" if self.colour == (0, 0, 0) else "dip_to_colour"
         return "fade_out" if self.out_frames else "fade_in"
 
 
@@ -266,15 +267,16 @@ def _mix(a: np.ndarray, b: np.ndarray, w: float) -> np.ndarray:
     return ((1 - w) * a.astype(np.float32) + w * b.astype(np.float32)).round().astype(np.uint8)
 
 
-def _fade_from_black(pictures: list[np.ndarray], n: int) -> list[np.ndarray]:
-    """The first ``n`` pictures rising out of black (gain (j + 1) / (n + 1))."""
-    black = np.zeros_like(pictures[0])
-    return [_mix(black, p, (j + 1) / (n + 1)) if j < n else p for j, p in enumerate(pictures)]
+def _fade_from_black(pictures: list[np.ndarray], n: int, colour: Sequence[int] = (0, 0, 0)) -> list[np.ndarray]:
+    """The first ``n`` pictures rising out of black or another plain ``colour`` (weight (j + 1) / (n + 1))."""
+    plain = np.empty_like(pictures[0])
+    plain[:] = np.asarray(colour, np.uint8)
+    return [_mix(plain, p, (j + 1) / (n + 1)) if j < n else p for j, p in enumerate(pictures)]
 
 
-def _fade_to_black(pictures: list[np.ndarray], n: int) -> list[np.ndarray]:
-    """The last ``n`` pictures sinking into black."""
-    return _fade_from_black(pictures[::-1], n)[::-1]
+def _fade_to_black(pictures: list[np.ndarray], n: int, colour: Sequence[int] = (0, 0, 0)) -> list[np.ndarray]:
+    """The last ``n`` pictures sinking into black or another plain ``colour``."""
+    return _fade_from_black(pictures[::-1], n, colour)[::-1]
 
 
 def render(clip: Clip) -> tuple[list[np.ndarray], dict]:
@@ -301,9 +303,9 @@ def render(clip: Clip) -> tuple[list[np.ndarray], dict]:
             own = own[n:]
             transitions.append(("dissolve", first_frame, start, None))
         if isinstance(before, Fade) and before.in_frames:
-            own = _fade_from_black(own, before.in_frames)
+            own = _fade_from_black(own, before.in_frames, before.colour)
         if isinstance(after, Fade) and after.out_frames:
-            own = _fade_to_black(own, after.out_frames)
+            own = _fade_to_black(own, after.out_frames, after.colour)
         if index == 0 and clip.fade_in_frames:
             own = _fade_from_black(own, clip.fade_in_frames)
             transitions.append(("fade_in", 0, clip.fade_in_frames, -1))
@@ -324,7 +326,7 @@ def render(clip: Clip) -> tuple[list[np.ndarray], dict]:
             frames.extend(pictures[shot.frames :])  # the outgoing shot under the dissolve, mixed later
         if isinstance(after, Fade):
             fade_start = len(frames) - after.out_frames
-            frames.extend([black] * after.black)
+            frames.extend([np.full_like(black, after.colour)] * after.black)
             point = len(frames)
             transitions.append((after.kind, fade_start, point + after.in_frames, point))
     if clip.fade_out_frames:

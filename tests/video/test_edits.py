@@ -223,6 +223,21 @@ def test_a_fast_montage_of_real_footage_has_no_dissolve(tmp_path):
     assert _matches(analysis.cuts_s, truth.cuts_s, tolerance=0.042)
 
 
+@pytest.mark.parametrize("real", [False, True])
+def test_a_dip_to_white_is_one_transition(tmp_path, real):
+    # Out to white and in from it: two dissolves meeting at the white frame were two boundaries, the
+    # second (the musical one) 0.26 s after the white in a real clip.
+    shots = ((Footage("bikes.mp4", 80, 50), Footage("bigbuckbunny.mp4", 0, 80)) if real
+             else shot_sequence(["astronaut", "coffee"], [50, 50]))
+    clip = Clip(shots, (Fade(12, 1, 12, colour=(255, 255, 255)),), fps=25.0)
+    truth = write_clip(tmp_path / "dip.mp4", clip)
+    analysis = analyze_video(tmp_path / "dip.mp4", AnalysisConfig(), progress=False, encoder=BlankEncoder())
+    (found,), (true,) = analysis.transitions, truth.transitions
+    assert found.kind == true.kind == "dip_to_colour"
+    assert abs(found.point_s - true.point_s) <= truth.frame_period_s + 1e-3
+    assert _matches(analysis.cuts_s, truth.boundaries_s, tolerance=truth.frame_period_s + 1e-3)
+
+
 def _export(source: Path, path: Path, rate: str, n_frames: int, size: tuple[int, int]) -> Path:
     """The first ``n_frames`` of ``source`` as an editor exports them: scaled and converted to ``rate``
     frames per second by FFmpeg's own filters, then encoded with x264."""

@@ -24,9 +24,18 @@ import numpy as np
 
 from diffbgm.video.decode import StreamTiming, frame_luma
 from diffbgm.video.refine import FLASH_S, EditEvent, FrameChanges, content_score, hsv_of, refine_cut
-from diffbgm.video.transitions import BLACK_LUMA, GridSignals, Ramp, dark_runs, dissolves, luma_ramp, shown_times
+from diffbgm.video.transitions import (
+    BLACK_LUMA,
+    BLACK_SPREAD,
+    GridSignals,
+    Ramp,
+    dark_runs,
+    dissolves,
+    luma_ramp,
+    shown_times,
+)
 
-TRANSITION_KINDS = ("fade_out", "fade_in", "fade_through_black", "dissolve")
+TRANSITION_KINDS = ("fade_out", "fade_in", "fade_through_black", "dip_to_colour", "dissolve")
 # Boundaries closer than this to the one before are accents (a beat at 200 BPM is 0.3 s).
 MIN_BOUNDARY_GAP_S = FLASH_S
 # Grid intervals before a candidate searched for its source frame: PySceneDetect reports a cut that
@@ -39,6 +48,8 @@ _GRID_SPIKE_RATIO = 2.5
 _GRID_CANDIDATE_SCORE = 12.0
 # A jump of mean luma (0..1) between two source frames this large may be a flash the grid skipped.
 _LUMA_JUMP = 0.08
+# The longest plain frame (white, any one colour) between the two halves of a dip to that colour.
+_LONGEST_PLAIN_S = 1.0
 # A fade at the very start or end may reach black this far outside the video.
 _EDGE_SLACK_S = 0.25
 
@@ -244,12 +255,14 @@ def find_edits(
     for transition in _fades_at_the_edges(np.asarray(signals.luma), shown, timing, fps, transitions):
         transitions.append(transition)
         covered.append((transition.start_s - step_s, transition.end_s + step_s))
+    mixes = []
     for ramp in dissolves(signals, shown, fps):
         if any(a <= ramp.at(0.5) <= b for a, b in covered):
             continue
-        start, end = timing.after_nearest(ramp.zero_s), timing.nearest(ramp.one_s)
-        transitions.append(Transition("dissolve", start, end, ramp.at(0.5)))
-        covered.append((start - step_s, end + step_s))
+        mixes.append(Transition("dissolve", timing.after_nearest(ramp.zero_s), timing.nearest(ramp.one_s), ramp.at(0.5)))
+    for transition in _join_dips(mixes, signals, grid_times, step_s):
+        transitions.append(transition)
+        covered.append((transition.start_s - step_s, transition.end_s + step_s))
 
     found = set(detector_cuts_s) | set(grid_candidates(signals, grid_times))
     if source_luma is not None:
@@ -262,6 +275,23 @@ def find_edits(
     _attach_cuts(transitions, cuts, 2 * step_s)
     cuts = [c for c in cuts if not any(a < c < b for a, b in covered)]
     return _spread(Edits(cuts, sorted(transitions, key=lambda t: t.start_s), accents))
+
+
+def _join_dips(mixes: list[Transition], signals: GridSignals, grid_times: np.ndarray, step_s: float) -> list[Transition]:
+    """Two dissolves that meet at a plain frame (white, or any one colour) are one dip to that colour:
+    its point is where the plain frame gives way to the new picture, as a fade through black's is."""
+    spread = np.asarray(signals.spread)
+    joined: list[Transition] = []
+    for mix in sorted(mixes, key=lambda t: t.start_s):
+        before = joined[-1] if joined else None
+        if before is not None and before.kind == "dissolve" and -step_s <= mix.start_s - before.end_s <= _LONGEST_PLAIN_S:
+            near = spread[(grid_times >= before.end_s - step_s) & (grid_times <= mix.start_s + step_s)]
+            inside = spread[(grid_times > before.end_s + 1e-6) & (grid_times < mix.start_s - 1e-6)]
+            if len(near) and near.min() < BLACK_SPREAD and (inside < BLACK_SPREAD).all():
+                joined[-1] = Transition("dip_to_colour", before.start_s, mix.end_s, mix.start_s)
+                continue
+        joined.append(mix)
+    return joined
 
 
 def _fades_at_the_edges(luma: np.ndarray, shown: np.ndarray, timing: StreamTiming, fps: float, found: list[Transition]) -> list[Transition]:
