@@ -193,6 +193,33 @@ def test_missing_model_messages(tmp_path):
 def test_window_seeds_are_fixed_and_distinct():
     assert window_seed(0, 1) == window_seed(0, 1)
     assert len({window_seed(s, w, r) for s in range(3) for w in range(3) for r in range(2)}) == 18
+    # A further draw of a window has its own seed; the first draw keeps the seed it always had.
+    assert window_seed(0, 1, 0, draw=0) == window_seed(0, 1) != window_seed(0, 1, 0, draw=1)
+
+
+def test_an_opening_with_a_bar_of_rests_is_drawn_again(pipeline, video, monkeypatch):
+    import diffbgm.pipeline.windows as module
+
+    real = module.sample
+    draws = []
+
+    def counted(*args, silence_first: bool, **kwargs):
+        probabilities = real(*args, **kwargs)
+        draws.append(1)
+        if silence_first and len(draws) == 1:  # the first draw of the first window opens with 2 bars of rests
+            probabilities = probabilities.clone()
+            probabilities[:, :, : 2 * STEPS_PER_BAR] = 0.0
+        return probabilities
+
+    monkeypatch.setattr(module, "sample", lambda *a, **k: counted(*a, silence_first=False, **k))
+    pipeline.generate(video, OPTIONS)
+    plain_draws, draws[:] = len(draws), []
+    monkeypatch.setattr(module, "sample", lambda *a, **k: counted(*a, silence_first=True, **k))
+    redrawn = pipeline.generate(video, OPTIONS)
+    assert len(draws) == plain_draws + 1
+    heard = redrawn.plan.start_beat * STEPS_PER_BEAT
+    first = int(np.flatnonzero(redrawn.score.roll[0, heard:].any(axis=1))[0])
+    assert first <= module.LATE_OPENING_STEPS
 
 
 def test_key_estimate_and_ending_on_a_hand_made_piece():

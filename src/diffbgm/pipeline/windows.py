@@ -27,6 +27,13 @@ from diffbgm.pipeline.options import GenerationOptions
 
 logger = logging.getLogger(__name__)
 
+# The first window of a piece is drawn again (new noise, the same conditions) while its first note
+# comes more than this many steps after the first step heard, up to OPENING_DRAWS draws in all, and
+# the earliest opening is kept: the model sometimes opens with a bar of rests, which on a video is
+# silence under its first seconds.
+LATE_OPENING_STEPS = STEPS_PER_BEAT
+OPENING_DRAWS = 3
+
 
 @dataclass
 class Score:
@@ -54,10 +61,20 @@ class Score:
         return score
 
 
-def window_seed(seed: int, window: int, revision: int = 0) -> int:
-    """A 63-bit seed for one window, derived deterministically from the user's seed."""
-    state = np.random.SeedSequence([int(seed) & 0xFFFFFFFF, window, revision]).generate_state(2, dtype=np.uint32)
+def window_seed(seed: int, window: int, revision: int = 0, draw: int = 0) -> int:
+    """A 63-bit seed for one window, derived deterministically from the user's seed (``draw`` > 0: a
+    further draw of the same window)."""
+    entropy = [int(seed) & 0xFFFFFFFF, window, revision] + ([draw] if draw else [])
+    state = np.random.SeedSequence(entropy).generate_state(2, dtype=np.uint32)
     return int((int(state[0]) << 31) ^ int(state[1]))
+
+
+def opening_delay(written: np.ndarray, new: np.ndarray) -> int:
+    """Steps from the first ``new`` step of a window's ``written`` roll ``(2, steps, 128)`` to its first
+    onset there (the number of ``new`` steps when none sounds)."""
+    steps = np.flatnonzero(new)
+    onsets = written[ONSET][: len(new)][steps].any(axis=1)
+    return int(np.argmax(onsets)) if onsets.any() else len(steps)
 
 
 def key_of_known_music(roll: np.ndarray, free: np.ndarray) -> Key | None:
@@ -155,15 +172,25 @@ def fill_windows(model, score: Score, free: np.ndarray, options: GenerationOptio
         window = window.with_grooves([groove])
         if metric_steps is not None:
             window = window.with_metric_steps([window_metric_steps(metric_steps, span)])
-        generator = torch.Generator(device="cpu").manual_seed(window_seed(options.seed, index, revision))
-        probabilities = sample(
-            model, window.to(device), sampler=options.sampler, steps=options.steps,
-            guidance_scale=options.guidance, generator=generator, known=known.to(device),
-            known_mask=mask.to(device), groove_guidance=options.groove_guidance,
-        )
-        written = probabilities[0].float().cpu().numpy() > options.threshold
-        written[SUSTAIN] &= ~written[ONSET]
         new = free[start:stop]
+        opening = not score.roll[ONSET][:start].any() and not (score.roll[ONSET][start:stop] & ~new[:, None]).any()
+        best = None
+        for draw in range(OPENING_DRAWS if opening else 1):
+            generator = torch.Generator(device="cpu").manual_seed(window_seed(options.seed, index, revision, draw))
+            probabilities = sample(
+                model, window.to(device), sampler=options.sampler, steps=options.steps,
+                guidance_scale=options.guidance, generator=generator, known=known.to(device),
+                known_mask=mask.to(device), groove_guidance=options.groove_guidance,
+            )
+            written = probabilities[0].float().cpu().numpy() > options.threshold
+            written[SUSTAIN] &= ~written[ONSET]
+            delay = opening_delay(written, new)
+            if best is None or delay < best[0]:
+                best = (delay, written)
+            if not opening or delay <= LATE_OPENING_STEPS:
+                break
+            logger.info("the opening's first note came %d steps late: drawn again", delay)
+        written = best[1]
         score.roll[:, start:stop][:, new] = written[:, : stop - start][:, new]
         free[start:stop] = False
         logger.info("window %d/%d done", index + 1, len(spans))
