@@ -111,7 +111,6 @@ class Shot:
 # The hard cuts inside the real clips (first frame of each new shot, read off their frames): their
 # other clips are single shots.
 REAL_CUTS = {"bikes.mp4": (30, 76, 137, 187, 242)}
-_STILL = Camera()
 
 
 @cache
@@ -151,7 +150,6 @@ class Footage:
     frames: int
     fit: str = "fill"  # or "pad" (see real_frames)
     flashes: tuple[tuple[int, int], ...] = ()
-    camera: Camera = _STILL
 
     def render(self, n: int) -> list[np.ndarray]:
         """The first ``n`` frames (more than ``frames`` when a dissolve needs them)."""

@@ -30,11 +30,9 @@ def check_output_path(output: str | Path, inputs: tuple[str | Path, ...] = ()) -
             raise OutputPathError(f"output {output} is the input video; choose another file name")
     if not folder.is_dir():
         raise OutputPathError(f"cannot write {output}: folder {folder} does not exist")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise OutputPathError(f"cannot write {output}: folder {folder} is not writable")
     try:
-        # The permission bits do not tell everything (root, a read-only mount, /proc): try a file there,
-        # rather than fail only when the finished result is written.
+        # Make a file there: the permission bits do not tell everything (root, a read-only mount, /proc),
+        # and failing only when the finished result is written would waste the whole job.
         with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as error:

@@ -75,8 +75,6 @@ class GridSignals:
 
     def frames(self, width: int = _MIX_WIDTH) -> np.ndarray:
         """(N, M) float32: every tiny frame, shrunk further to ``width`` pixels, flattened."""
-        if not self.small:
-            return np.zeros((0, 0), np.float32)
         height = max(2, round(width * self.small[0].shape[0] / self.small[0].shape[1]))
         small = self.small if width == _MIX_WIDTH else [cv2.resize(x, (width, height), interpolation=cv2.INTER_AREA) for x in self.small]
         return np.stack(small).reshape(len(small), -1).astype(np.float32)
