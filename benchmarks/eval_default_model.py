@@ -2,7 +2,7 @@
 
 Usage:
     python3 benchmarks/eval_default_model.py --data runs/pop909 [--checkpoint runs/default/model.safetensors]
-        [--n 240] [--steps 15] [--guidance 2.0] [--groove-guidance 5] [--sampler dpmpp] [--device cuda] [--song-key]
+        [--n 240] [--steps 10] [--guidance 2.0] [--groove-guidance 5] [--sampler dpmpp] [--device cuda] [--song-key]
         [--musicnn-python .venv-musicnn/bin/python] [--json eval.json] [--markdown eval.md]
 
 ``--data`` is a window data set built by ``diffbgm data pop909``. Conditions come from the real songs,
