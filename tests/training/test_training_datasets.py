@@ -195,3 +195,27 @@ def test_short_bar_examples_carry_their_metric_steps(embedder):
     assert np.array_equal(dataset[(1, (0, 0, 0))]["metric_steps"].numpy(), default)
     assert np.array_equal(dataset[0]["metric_steps"].numpy(), default)
     assert np.array_equal(Pop909Windows(windows, embedder)[(0, (0, 0, 0))]["metric_steps"].numpy(), default)
+
+
+def test_alike_examples_keep_only_the_phrase_starts(embedder):
+    phrases = [4] * 12 + [5] * 12 + [6] * 8
+    first = window(phrases)
+    first.attributes["onset_density"][12:24] = 3.0
+    first.attributes["pitch_mean"][24:] = 50.0
+    windows = [first, window(phrases, mode="minor", low_notes=True)]
+    plain = Pop909Windows(windows, embedder)
+    alike = Pop909Windows(windows, embedder, alike_prob=1.0)
+    item, given = alike[(0, (0, 0, 1))], plain[(0, (0, 0, 1))]
+    boundary = given["dynamic"][:, 3]
+    assert boundary[[12, 24]].tolist() == [1.0, 1.0] and torch.equal(item["dynamic"][:, 3], boundary)
+    # Density, accent and register the window's mean on every beat; the first phrase's words throughout.
+    assert torch.allclose(item["dynamic"][:, :3], given["dynamic"][:, :3].mean(0).expand(32, 3))
+    assert not torch.allclose(given["dynamic"][:, 0], given["dynamic"][0, 0].expand(32))
+    assert torch.equal(item["semantic"], given["semantic"][:1].expand(32, -1))
+    assert not torch.equal(given["semantic"][25], given["semantic"][0])
+    assert torch.equal(item["segments"], given["segments"]) and torch.equal(item["x"], given["x"])
+    # Drawn from the seed: unseeded items and alike_prob 0 are never made alike.
+    assert torch.equal(alike[0]["dynamic"], plain[0]["dynamic"])
+    some = Pop909Windows(windows, embedder, alike_prob=0.5)
+    drawn = [torch.equal(some[(0, (0, 0, s))]["dynamic"], plain[(0, (0, 0, s))]["dynamic"]) for s in range(12)]
+    assert 0 < sum(drawn) < 12 and drawn == [torch.equal(some[(0, (0, 0, s))]["dynamic"], plain[(0, (0, 0, s))]["dynamic"]) for s in range(12)]

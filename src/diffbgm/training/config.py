@@ -64,11 +64,15 @@ class DataConfig:
     # Share of pop909 windows with one bar cut short to 2/4 or 3/4 (the metre changes the planner makes
     # at cuts; 0 = off).
     short_bar_prob: float = 0.0
+    # Share of pop909 windows whose phrases look alike in their conditions, the phrase starts kept, as
+    # alike shots separated by cuts do (training.datasets.alike_phrases; 0 = off).
+    alike_prob: float = 0.0
 
     def __post_init__(self) -> None:
         _check(self.dataset in DATASETS, f"data.dataset must be one of {', '.join(DATASETS)}")
         _check(0 <= self.pitch_shift <= 12, "data.pitch_shift must lie in 0..12")
         _check(0.0 <= self.short_bar_prob <= 1.0, "data.short_bar_prob must lie in 0..1")
+        _check(0.0 <= self.alike_prob <= 1.0, "data.alike_prob must lie in 0..1")
 
 
 @dataclass(frozen=True)

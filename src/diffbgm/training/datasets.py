@@ -59,6 +59,16 @@ def segment_descriptions(window: MusicWindow, segments: np.ndarray) -> list[str]
     return texts
 
 
+def alike_phrases(semantic: np.ndarray, dynamic: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-beat conditions ``(beats, Ds)`` and ``(beats, Dd)`` with every phrase alike: the first beat's
+    description throughout, the window's mean of every dynamic feature but the phrase start."""
+    alike = np.repeat(semantic[:1], len(semantic), axis=0)
+    flat = np.repeat(dynamic.mean(axis=0, keepdims=True), len(dynamic), axis=0)
+    boundary = DYNAMIC_FEATURES.index("boundary")
+    flat[:, boundary] = dynamic[:, boundary]
+    return alike, flat.astype(dynamic.dtype)
+
+
 class Pop909Windows(Dataset):
     """POP909 windows with music-derived conditions.
 
@@ -74,6 +84,14 @@ class Pop909Windows(Dataset):
         Share of the examples (drawn from their seed) with one bar cut short to 2/4 or 3/4
         (:func:`diffbgm.music.augment.shorten_bar`), preferably a bar before a phrase start, as the
         planner shortens the bar before a cut; their ``metric_steps`` say where the bar lines are.
+    alike_prob:
+        Share of the examples (drawn from their seed) whose phrases are made to look alike in their
+        conditions: every beat gets the first phrase's description, and the density, accent and
+        register the window's mean, while the phrase starts (``boundary``) and the segments stay. The
+        notes are the song's, which still begin a new phrase there. A video of alike shots asks for
+        exactly this (the same words and a steady picture on both sides of each cut); trained only on
+        songs whose conditions change at every phrase start, the model read the change, not the phrase
+        start, and went on through such cuts (issue 18's cut novelty).
     pitch_shift:
         Transpose each example by a random number of semitones in ``[-pitch_shift, pitch_shift]``.
         The semantic description is kept from the untransposed window (a few semitones do not change
@@ -84,10 +102,11 @@ class Pop909Windows(Dataset):
     """
 
     def __init__(self, windows: Sequence[MusicWindow], embedder: Any, pitch_shift: int = 0,
-                 short_bar_prob: float = 0.0) -> None:
+                 short_bar_prob: float = 0.0, alike_prob: float = 0.0) -> None:
         self.windows = windows
         self.pitch_shift = pitch_shift
         self.short_bar_prob = short_bar_prob
+        self.alike_prob = alike_prob
         self._next: dict[int, int] = {}
         starts: dict[tuple[str, int], int] = {}
         texts: list[str] = []
@@ -140,9 +159,12 @@ class Pop909Windows(Dataset):
                 continuation = transpose_window(continuation, shift) if shift else continuation
                 window, segments, semantic, metric_steps = self._shortened(window, continuation, semantic,
                                                                            following, rng)
+        dynamic = dynamic_from_attributes(window.attributes)
+        if self.alike_prob and seed is not None and np.random.default_rng([*np.ravel(seed), 2]).random() < self.alike_prob:
+            semantic, dynamic = alike_phrases(semantic, dynamic)
         return {
             "x": roll_to_model(torch.from_numpy(np.ascontiguousarray(window.pianoroll, dtype=np.float32))),
-            "dynamic": torch.from_numpy(dynamic_from_attributes(window.attributes)),
+            "dynamic": torch.from_numpy(dynamic),
             "semantic": torch.from_numpy(np.ascontiguousarray(semantic)),
             "segments": torch.from_numpy(segments),
             "scale": window_scale(window),

@@ -42,7 +42,7 @@ def build_dataset(config: RunConfig, device: str = "cpu"):
         except ValueError as error:
             raise ConfigError(str(error)) from None
         dataset = Pop909Windows(_window_store(data.root, data.split), embedder, pitch_shift=data.pitch_shift,
-                                 short_bar_prob=data.short_bar_prob)
+                                 short_bar_prob=data.short_bar_prob, alike_prob=data.alike_prob)
         widths = {"dynamic_dim": DYNAMIC_DIM, "semantic_dim": dataset.text_embeddings.shape[1]}
     else:
         dataset = Bgm909Windows(_window_store(data.music_root, data.split), data.root, data.pitch_shift)
