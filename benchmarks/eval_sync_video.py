@@ -28,7 +28,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from footage import (  # noqa: E402
-    Camera, Clip, Continue, Cut, Dissolve, Fade, Footage, Shot, Truth, real_montage, shot_sequence, write_clip,
+    Camera, Clip, Continue, Cut, Dissolve, Fade, Footage, Shot, Truth, Wipe, real_montage, shot_sequence, write_clip,
 )
 
 from diffbgm.video.analysis import AnalysisConfig, analyze_video  # noqa: E402
@@ -80,6 +80,10 @@ def corpus(long: bool = False, variant: int = 0) -> list[tuple[str, str, Clip, s
     for seed in range(3):
         edits = (Dissolve(6 + 6 * seed), Cut(), Dissolve(24 - 5 * seed))
         clips.append(("dissolves", f"dissolve{seed}", Clip(shot_sequence(photos(seed + 30, 4), [50, 60, 50, 50], moving=seed == 2, seed=seed + offset), edits, fps=(25.0, 30000 / 1001, 24000 / 1001)[seed]), ".mp4"))
+    clips.append(("wipes", "wipe0", Clip(shot_sequence(photos(35, 4), [50, 60, 50, 55], seed=35 + offset),
+                                         (Wipe(12, "left"), Cut(), Wipe(30, "bottom")), fps=25.0), ".mp4"))
+    clips.append(("wipes", "wipe1", Clip((Footage("carphone_pristine.mp4", 0, 70), Footage("bigbuckbunny.mp4", 10, 80)),
+                                         (Wipe(20, "right"),), fps=30000 / 1001), ".mp4"))
     for seed in range(2):
         first, second = photos(seed + 40, 2)
         shots = (

@@ -1,7 +1,7 @@
 """Realistic test clips from real photographs, with their editorial ground truth.
 
 A virtual camera (a crop window) pans, zooms and shakes over photographs shipped with scikit-image;
-shots are joined by hard cuts at arbitrary frames, cross-dissolves and fades to and from black,
+shots are joined by hard cuts at arbitrary frames, cross-dissolves, wipes and fades to and from black,
 with optional flash frames, at any frame rate (or variable), with a delayed first frame or rotation
 metadata. :func:`write_clip` writes the clip with PyAV (``tests/video/synth.py:write_video``) and
 returns a :class:`Truth`: the true cut times, transitions with their musical points, accents, the
@@ -16,6 +16,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from functools import cache
 from pathlib import Path
 
@@ -190,6 +191,26 @@ class Dissolve:
 
 
 @dataclass(frozen=True)
+class Wipe:
+    """A wipe: over ``frames`` frames the incoming shot uncovers the outgoing one behind a straight
+    edge moving across the picture from ``side`` ("left", "right", "top" or "bottom"), both shots
+    going on under it."""
+
+    frames: int
+    side: str = "left"
+
+    def uncover(self, old: np.ndarray, new: np.ndarray, w: float) -> np.ndarray:
+        """The frame with the share ``w`` of the picture already showing ``new``."""
+        height, width = old.shape[:2]
+        out = old.copy()
+        edge_x, edge_y = round(w * width), round(w * height)
+        region = {"left": np.s_[:, :edge_x], "right": np.s_[:, width - edge_x:], "top": np.s_[:edge_y],
+                  "bottom": np.s_[height - edge_y:]}[self.side]
+        out[region] = new[region]
+        return out
+
+
+@dataclass(frozen=True)
 class Fade:
     """Through black: ``out_frames`` fading the outgoing shot to black (0: a cut to black), ``black``
     black frames, ``in_frames`` fading the incoming shot in (0: a cut from black)."""
@@ -212,7 +233,7 @@ class Continue:
     one's camera ends)."""
 
 
-Edit = Cut | Dissolve | Fade | Continue
+Edit = Cut | Dissolve | Wipe | Fade | Continue
 
 
 @dataclass(frozen=True)
@@ -288,18 +309,20 @@ def render(clip: Clip) -> tuple[list[np.ndarray], dict]:
     for index, shot in enumerate(clip.shots):
         before = clip.edits[index - 1] if index else None
         after = clip.edits[index] if index < len(clip.edits) else None
-        extra = after.frames if isinstance(after, Dissolve) else 0
+        extra = after.frames if isinstance(after, (Dissolve, Wipe)) else 0
         pictures = shot.render(shot.frames + extra)
         start = len(frames)  # the shot's first pure frame
         own = pictures[: shot.frames]
         first_frame = start  # where the shot's own frame 0 is shown (under a dissolve: earlier)
-        if isinstance(before, Dissolve):
+        if isinstance(before, (Dissolve, Wipe)):
             n = before.frames
             first_frame = start - n
             for j in range(n):
-                frames[first_frame + j] = _mix(frames[first_frame + j], own[j], (j + 1) / (n + 1))
+                w = (j + 1) / (n + 1)
+                old = frames[first_frame + j]
+                frames[first_frame + j] = _mix(old, own[j], w) if isinstance(before, Dissolve) else before.uncover(old, own[j], w)
             own = own[n:]
-            transitions.append(("dissolve", first_frame, start, None))
+            transitions.append(("dissolve" if isinstance(before, Dissolve) else "wipe", first_frame, start, None))
         if isinstance(before, Fade) and before.in_frames:
             own = _fade_from_black(own, before.in_frames, before.colour)
         if isinstance(after, Fade) and after.out_frames:
@@ -320,8 +343,8 @@ def render(clip: Clip) -> tuple[list[np.ndarray], dict]:
         else:
             edges = [start, *inner, len(frames)]
             shot_spans.extend((a, b, isinstance(shot, Footage) or shot.camera.moves) for a, b in zip(edges, edges[1:]))
-        if isinstance(after, Dissolve):
-            frames.extend(pictures[shot.frames :])  # the outgoing shot under the dissolve, mixed later
+        if isinstance(after, (Dissolve, Wipe)):
+            frames.extend(pictures[shot.frames :])  # the outgoing shot under the transition, mixed later
         if isinstance(after, Fade):
             fade_start = len(frames) - after.out_frames
             frames.extend([np.full_like(black, after.colour)] * after.black)
@@ -371,7 +394,7 @@ def write_clip(path: str | Path, clip: Clip) -> Truth:
 
     transitions = []
     for kind, start, end, point in marks["transitions"]:
-        if point is None:  # a dissolve: where its mix is half way, between the last pure frames
+        if point is None:  # a dissolve or a wipe: half way, between the last pure frames
             point_s = (at(start - 1) + at(end)) / 2
         else:  # a fade: where the next picture starts to appear (-1: at the clip's edge, none)
             point_s = at(point) if point >= 0 else None
@@ -406,3 +429,41 @@ def shot_sequence(photos: Sequence[str], frames: Sequence[int], moving: bool = F
         end = (start[0] + rng.uniform(-step, step), start[1] + rng.uniform(-step, step) / 2, start[2] * rng.uniform(0.9, 1.0))
         shots.append(Shot(name, n, Camera(start, end, seed=seed + k)))
     return tuple(shots)
+
+
+def xfade_export(path: str | Path, first: Sequence[np.ndarray], second: Sequence[np.ndarray], transition: str,
+                 duration_s: float, offset_s: float, fps: int = 25) -> Path:
+    """Two clips (RGB frames of one size) joined as an editor's export joins them with FFmpeg's own
+    ``xfade`` filter (``transition``: "wipeleft", "circleopen", ...; run through PyAV), encoded with
+    x264 at ``fps``; the transition runs from ``offset_s`` for ``duration_s``."""
+    path = Path(path)
+    height, width = first[0].shape[:2]
+    graph = av.filter.Graph()
+    source = f"video_size={width}x{height}:pix_fmt=rgb24:time_base=1/{fps}:frame_rate={fps}:pixel_aspect=1/1"
+    inputs = [graph.add("buffer", source), graph.add("buffer", source)]
+    joined = graph.add("xfade", f"transition={transition}:duration={duration_s}:offset={offset_s}")
+    sink = graph.add("buffersink")
+    for pad, node in enumerate(inputs):
+        node.link_to(joined, 0, pad)
+    joined.link_to(sink)
+    graph.configure()
+    for node, frames in zip(inputs, (first, second)):
+        for index, rgb in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+            frame.pts, frame.time_base = index, Fraction(1, fps)
+            node.push(frame)
+        node.push(None)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=fps, options={"preset": "veryfast", "crf": "20"})
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        written = 0
+        while True:
+            try:
+                frame = sink.pull()
+            except (av.error.BlockingIOError, av.error.EOFError):
+                break
+            frame.pts, frame.time_base = written, Fraction(1, fps)
+            written += 1
+            out.mux(stream.encode(frame.reformat(format="yuv420p")))
+        out.mux(stream.encode())
+    return path

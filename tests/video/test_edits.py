@@ -15,7 +15,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from footage import (  # noqa: E402
-    Camera, Clip, Continue, Cut, Dissolve, Fade, Footage, Shot, photo, real_montage, shot_sequence, write_clip,
+    Camera, Clip, Continue, Cut, Dissolve, Fade, Footage, Shot, Wipe, photo, real_frames, real_montage, shot_sequence,
+    write_clip, xfade_export,
 )
 
 from diffbgm.video.analysis import AnalysisConfig, VideoAnalysis, analyze_video  # noqa: E402
@@ -110,6 +111,29 @@ def test_cross_dissolve_is_one_boundary_at_its_midpoint(tmp_path, frames):
     (found,) = analysis.transitions
     assert found.kind == "dissolve"
     assert abs(found.point_s - true_dissolve.point_s) <= truth.frame_period_s
+    assert analysis.cuts_s == [pytest.approx(found.point_s)]
+
+
+@pytest.mark.parametrize("frames, side", [(12, "left"), (25, "top")])
+def test_a_wipe_is_one_boundary_at_its_midpoint(tmp_path, frames, side):
+    # A wipe was no boundary at all: no frame of it is a mix (no dissolve) and no frame a sudden change.
+    clip = Clip(shot_sequence(PHOTOS[:3], [50, 60, 50]), (Wipe(frames, side), Cut()), fps=25)
+    truth, analysis = _analyse(tmp_path, clip)
+    (found,), (true,) = analysis.transitions, truth.transitions
+    assert found.kind == true.kind == "wipe"
+    assert abs(found.point_s - true.point_s) <= truth.frame_period_s
+    assert _matches(analysis.cuts_s, truth.boundaries_s, tolerance=truth.frame_period_s)
+
+
+@pytest.mark.parametrize("transition", ["wipeleft", "wipedown"])
+def test_an_editors_wipe_between_real_clips_is_found(tmp_path, transition):
+    """FFmpeg's own 1-s xfade wipe from 1.2 s: the cyclists of bikes.mp4 uncovered by Big Buck Bunny."""
+    cyclists = [cv2.resize(f, (384, 216)) for f in real_frames("bikes.mp4")[80:135]]
+    bunny = [cv2.resize(f, (384, 216)) for f in real_frames("bigbuckbunny.mp4")[:110]]
+    video = xfade_export(tmp_path / "wipe.mp4", cyclists, bunny, transition, duration_s=1.0, offset_s=1.2)
+    analysis = analyze_video(video, AnalysisConfig(), progress=False, encoder=BlankEncoder())
+    (found,) = analysis.transitions
+    assert found.kind == "wipe" and abs(found.point_s - 1.7) <= 0.04
     assert analysis.cuts_s == [pytest.approx(found.point_s)]
 
 

@@ -4,9 +4,10 @@ Shot detection on the analysis grid gives candidate cuts. Here they become:
 
 - hard cuts on their exact source frame (:mod:`diffbgm.video.refine`, from the change into every
   source frame that the analysis measured as it decoded, :mod:`diffbgm.video.source_changes`);
-- transitions (:mod:`diffbgm.video.transitions`): a fade out to black, a fade in from black, both
-  (``fade_through_black``) or a cross-dissolve, each with a start, an end and one musical point:
-  where the next picture begins to appear for the fades, the midpoint for a dissolve. Detector cuts
+- transitions (:mod:`diffbgm.video.transitions`, :mod:`diffbgm.video.wipes`): a fade out to black, a
+  fade in from black, both (``fade_through_black``), a dip to another colour, a cross-dissolve or a
+  wipe, each with a start, an end and one musical point: where the next picture begins to appear for
+  the fades and dips, the midpoint for a dissolve or a wipe. Detector cuts
   inside a transition are dropped, so a fade is not two cuts around a black shot;
 - accents: flash frames and shots far shorter than a beat, which are no boundary.
 
@@ -34,8 +35,9 @@ from diffbgm.video.transitions import (
     luma_ramp,
     shown_times,
 )
+from diffbgm.video.wipes import wipes
 
-TRANSITION_KINDS = ("fade_out", "fade_in", "fade_through_black", "dip_to_colour", "dissolve")
+TRANSITION_KINDS = ("fade_out", "fade_in", "fade_through_black", "dip_to_colour", "dissolve", "wipe")
 # Boundaries closer than this to the one before are accents (a beat at 200 BPM is 0.3 s).
 MIN_BOUNDARY_GAP_S = FLASH_S
 # Grid intervals before a candidate searched for its source frame: PySceneDetect reports a cut that
@@ -255,14 +257,20 @@ def find_edits(
     for transition in _fades_at_the_edges(np.asarray(signals.luma), shown, timing, fps, transitions):
         transitions.append(transition)
         covered.append((transition.start_s - step_s, transition.end_s + step_s))
+    # A wipe can pass for a dissolve on the coarsest frames (its edge blurs into a mix there), while no
+    # dissolve is a per-pixel choice between two pictures: where both are found, the wipe stands.
+    swept = [r for r in wipes(signals, shown, fps) if not any(a <= r.at(0.5) <= b for a, b in covered)]
     mixes = []
     for ramp in dissolves(signals, shown, fps):
-        if any(a <= ramp.at(0.5) <= b for a, b in covered):
+        if any(a <= ramp.at(0.5) <= b for a, b in covered) or any(ramp.zero_s < w.one_s and w.zero_s < ramp.one_s for w in swept):
             continue
         mixes.append(Transition("dissolve", timing.after_nearest(ramp.zero_s), timing.nearest(ramp.one_s), ramp.at(0.5)))
     for transition in _join_dips(mixes, signals, grid_times, step_s):
         transitions.append(transition)
         covered.append((transition.start_s - step_s, transition.end_s + step_s))
+    for ramp in swept:
+        transitions.append(Transition("wipe", timing.after_nearest(ramp.zero_s), timing.nearest(ramp.one_s), ramp.at(0.5)))
+        covered.append((ramp.zero_s, ramp.one_s + step_s))
 
     found = set(detector_cuts_s) | set(grid_candidates(signals, grid_times))
     if source_luma is not None:

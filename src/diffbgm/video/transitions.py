@@ -80,7 +80,7 @@ class GridSignals:
         return np.stack(small).reshape(len(small), -1).astype(np.float32)
 
 
-def _fit_ramp(times: np.ndarray, weights: np.ndarray) -> Ramp | None:
+def fit_ramp(times: np.ndarray, weights: np.ndarray) -> Ramp | None:
     """The line through ``(time, w)`` points; None when it does not rise."""
     if len(times) < 2 or np.ptp(times) <= 0:
         return None
@@ -137,7 +137,7 @@ def luma_ramp(luma: np.ndarray, shown_s: np.ndarray, edge: int, step: int, fps: 
     times = shown_s[inside]
     # Fade-out: w = 1 - gain rises with time; fade-in: w = gain rises with time.
     weights = 1 - share_of_picture if step < 0 else share_of_picture
-    return _fit_ramp(times, weights)
+    return fit_ramp(times, weights)
 
 
 def mix_flags(frames: np.ndarray, luma: np.ndarray) -> np.ndarray:
@@ -172,8 +172,19 @@ def dissolves(signals: GridSignals, shown_s: np.ndarray, fps: float) -> list[Ram
 
 def _mix_runs(signals: GridSignals, frames: np.ndarray, luma: np.ndarray, shown_s: np.ndarray, fps: float) -> list[Ramp]:
     """The dissolves whose frames are mixes of the ``frames`` (one row per grid point) around them."""
-    flags = mix_flags(frames, luma)
+    n = len(frames)
     ramps = []
+    for i, j in flag_runs(mix_flags(frames, luma)):
+        ramp = _dissolve_ramp(frames, luma, shown_s, i, j, fps)
+        ends = signals.small[max(0, i - _MIX_STEP)], signals.small[min(n - 1, j + _MIX_STEP)]
+        if ramp is not None and not same_picture(*ends):
+            ramps.append(ramp)
+    return ramps
+
+
+def flag_runs(flags: np.ndarray) -> list[tuple[int, int]]:
+    """``[(first, last)]`` of the runs of set flags, a single unset flag bridged."""
+    runs = []
     i, n = 0, len(flags)
     while i < n:
         if not flags[i]:
@@ -182,12 +193,9 @@ def _mix_runs(signals: GridSignals, frames: np.ndarray, luma: np.ndarray, shown_
         j = i
         while j + 1 < n and (flags[j + 1] or (j + 2 < n and flags[j + 2])):
             j += 1
-        ramp = _dissolve_ramp(frames, luma, shown_s, i, j, fps)
-        ends = signals.small[max(0, i - _MIX_STEP)], signals.small[min(n - 1, j + _MIX_STEP)]
-        if ramp is not None and not same_picture(*ends):
-            ramps.append(ramp)
+        runs.append((i, j))
         i = j + 1
-    return ramps
+    return runs
 
 
 def same_picture(a: np.ndarray, b: np.ndarray) -> bool:
@@ -220,7 +228,7 @@ def _dissolve_ramp(frames: np.ndarray, luma: np.ndarray, shown_s: np.ndarray, fi
     inside = (w > 0.05) & (w < 0.95)
     if inside.sum() < 2 or np.median(residual[inside]) > _MIX_RESIDUAL:
         return None
-    ramp = _fit_ramp(shown_s[span][inside], w[inside])
+    ramp = fit_ramp(shown_s[span][inside], w[inside])
     # The mix must run from the frame before the run to the frame after it: a flat fit over frames
     # that merely lie between two different pictures (a montage of short shots, at 8 px) would
     # stretch far past them, even past the video's ends.
