@@ -137,6 +137,20 @@ def test_an_editors_wipe_between_real_clips_is_found(tmp_path, transition):
     assert analysis.cuts_s == [pytest.approx(found.point_s)]
 
 
+@pytest.mark.parametrize("transition, kind, first_seen_s", [("fadewhite", "dip_to_colour", 1.56),
+                                                            ("fadeblack", "fade_through_black", 1.60)])
+def test_an_editors_fade_through_white_or_black_is_one_transition(tmp_path, transition, kind, first_seen_s):
+    """FFmpeg's xfade fadewhite whitens the old picture within a few frames (a cut into white) and
+    brings the new one in slowly (a dissolve out of white): it was two boundaries, 0.28 s apart."""
+    old, new = (cv2.resize(photo(name), (384, 216), interpolation=cv2.INTER_AREA) for name in ("astronaut", "coffee"))
+    video = xfade_export(tmp_path / "dip.mp4", [old] * 55, [new] * 110, transition, duration_s=1.0, offset_s=1.2)
+    analysis = analyze_video(video, AnalysisConfig(), progress=False, encoder=BlankEncoder())
+    (found,) = analysis.transitions
+    # The point is the first frame where the new picture shows (the frames before are plain).
+    assert found.kind == kind and found.point_s == pytest.approx(first_seen_s, abs=0.041)
+    assert analysis.cuts_s == [pytest.approx(found.point_s)]
+
+
 def test_pan_zoom_and_shake_inside_one_shot_are_no_cuts(tmp_path):
     still = Shot("hubble_deep_field", 40, Camera((0.3, 0.5, 0.6)))
     # The camera starts a fast pan and zoom where the still shot ends: one continuous shot.

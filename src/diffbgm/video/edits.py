@@ -281,6 +281,7 @@ def find_edits(
     cuts = sorted({e.time_s for e in events if e.kind == "cut"})
     accents = sorted({e.time_s for e in events if e.kind == "accent"})
     _attach_cuts(transitions, cuts, 2 * step_s)
+    _join_cut_dips(transitions, cuts, np.asarray(signals.spread), grid_times)
     cuts = [c for c in cuts if not any(a < c < b for a, b in covered)]
     return _spread(Edits(cuts, sorted(transitions, key=lambda t: t.start_s), accents))
 
@@ -300,6 +301,28 @@ def _join_dips(mixes: list[Transition], signals: GridSignals, grid_times: np.nda
                 continue
         joined.append(mix)
     return joined
+
+
+def _join_cut_dips(transitions: list[Transition], cuts: list[float], spread: np.ndarray, grid_times: np.ndarray) -> None:
+    """A cut into plain frames (white, any one colour) and a dissolve out of them, or a dissolve into
+    them and a cut out, is one dip to that colour (in place; the cut is no boundary of its own). Its
+    point is where the new picture starts to appear, as a fade through black's is: FFmpeg's xfade
+    ``fadewhite`` whitens the old picture within a few frames and brings the new one in slowly."""
+    def plain(after_s: float, before_s: float) -> bool:
+        inside = spread[(grid_times > after_s + 1e-6) & (grid_times < before_s - 1e-6)]
+        return len(inside) > 0 and bool((inside < BLACK_SPREAD).all())
+
+    for index, mix in enumerate(transitions):
+        if mix.kind != "dissolve":
+            continue
+        into = [c for c in cuts if 0 < mix.start_s - c <= _LONGEST_PLAIN_S and plain(c, mix.start_s)]
+        out_of = [c for c in cuts if 0 < c - mix.end_s <= _LONGEST_PLAIN_S and plain(mix.end_s, c)]
+        if into:
+            transitions[index] = Transition("dip_to_colour", into[-1], mix.end_s, mix.start_s)
+            cuts.remove(into[-1])
+        elif out_of:
+            transitions[index] = Transition("dip_to_colour", mix.start_s, out_of[0], out_of[0])
+            cuts.remove(out_of[0])
 
 
 def _fades_at_the_edges(luma: np.ndarray, shown: np.ndarray, timing: StreamTiming, fps: float, found: list[Transition]) -> list[Transition]:
