@@ -75,8 +75,9 @@ class AnalysisConfig:
 # a cut near the end an accent; 5: cuts placed from every source frame scored in the one pass;
 # 6: DIS optical flow, every detector candidate refined; 7: a shorter shot beside a found cut;
 # 8: dissolves between moving shots; 9: a cut at the end of a fast pan; 10: dips to white, montages;
-# 11: a neutral band in the picture's valence; 12: wipes).
-ANALYSIS_VERSION = 12
+# 11: a neutral band in the picture's valence; 12: wipes; 13: a cut and a dissolve around plain
+# frames are one dip).
+ANALYSIS_VERSION = 13
 
 
 def _interpolate_in_shots(sample_index: np.ndarray, samples: np.ndarray, shot_of_frame: np.ndarray) -> np.ndarray:
