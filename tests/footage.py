@@ -14,7 +14,7 @@ Used by the video tests and by ``benchmarks/eval_sync_video.py``; nothing is dow
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import cache
@@ -453,17 +453,26 @@ def xfade_export(path: str | Path, first: Sequence[np.ndarray], second: Sequence
             frame.pts, frame.time_base = index, Fraction(1, fps)
             node.push(frame)
         node.push(None)
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=fps, options={"preset": "veryfast", "crf": "20"})
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        written = 0
+
+    def joined_frames() -> Iterator[av.VideoFrame]:
         while True:
             try:
                 frame = sink.pull()
             except (av.error.BlockingIOError, av.error.EOFError):
-                break
-            frame.pts, frame.time_base = written, Fraction(1, fps)
-            written += 1
+                return
+            yield frame
+
+    write_x264(path, joined_frames(), fps, (width, height))
+    return path
+
+
+def write_x264(path: str | Path, frames: Iterable[av.VideoFrame], rate: str | int, size: tuple[int, int]) -> None:
+    """Encode ``frames`` (a filter graph's output) as an editor's export: x264 (veryfast, CRF 20),
+    yuv420p, ``size`` (width, height), one frame every 1/``rate`` s ("30000/1001" or 25)."""
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=Fraction(rate), options={"preset": "veryfast", "crf": "20"})
+        stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
+        for index, frame in enumerate(frames):
+            frame.pts, frame.time_base = index, 1 / Fraction(rate)
             out.mux(stream.encode(frame.reformat(format="yuv420p")))
         out.mux(stream.encode())
-    return path

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import sys
-from fractions import Fraction
 from pathlib import Path
 
 import cv2
@@ -16,7 +15,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from footage import (  # noqa: E402
     Camera, Clip, Continue, Cut, Dissolve, Fade, Footage, Shot, Wipe, photo, real_frames, real_montage, shot_sequence,
-    write_clip, xfade_export,
+    write_clip, write_x264, xfade_export,
 )
 
 from diffbgm.video.analysis import AnalysisConfig, VideoAnalysis, analyze_video  # noqa: E402
@@ -281,27 +280,27 @@ def _export(source: Path, path: Path, rate: str, n_frames: int, size: tuple[int,
     frames per second by FFmpeg's own filters, then encoded with x264."""
     import av
 
-    with av.open(str(source)) as container, av.open(str(path), "w") as out:
+    with av.open(str(source)) as container:
         graph = av.filter.Graph()
         chain = [graph.add_buffer(template=container.streams.video[0]), graph.add("scale", f"{size[0]}:{size[1]}"),
                  graph.add("fps", rate), graph.add("buffersink")]
         for a, b in zip(chain, chain[1:]):
             a.link_to(b)
         graph.configure()
-        stream = out.add_stream("libx264", rate=Fraction(rate), options={"preset": "veryfast", "crf": "20"})
-        stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
-        written = 0
-        for frame in container.decode(video=0):
-            graph.push(frame)
-            while written < n_frames:
-                try:
-                    converted = graph.pull()
-                except (av.error.BlockingIOError, av.error.EOFError):
-                    break
-                converted.pts, converted.time_base = written, 1 / Fraction(rate)
-                written += 1
-                out.mux(stream.encode(converted.reformat(format="yuv420p")))
-        out.mux(stream.encode())
+
+        def converted():
+            written = 0
+            for frame in container.decode(video=0):
+                graph.push(frame)
+                while written < n_frames:
+                    try:
+                        frame = graph.pull()
+                    except (av.error.BlockingIOError, av.error.EOFError):
+                        break
+                    written += 1
+                    yield frame
+
+        write_x264(path, converted(), rate, size)
     return path
 
 

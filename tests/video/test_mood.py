@@ -104,14 +104,9 @@ def test_ordinary_daylight_street_footage_is_not_scored_in_minor() -> None:
     from diffbgm.video.analysis import AnalysisConfig, analyze_video
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    from eval_sync_video import BlankEncoder
     from real_footage import real_clip
-
-    class BlankEncoder:
-        def embed(self, frames):
-            return np.zeros((len(frames), 1280), np.float32)
-
-        def top_labels(self, rows, k):
-            return [[] for _ in rows]
 
     analysis = analyze_video(real_clip("bikes.mp4"), AnalysisConfig(), progress=False, encoder=BlankEncoder())
     lengths = [end - start for start, end in analysis.shots]

@@ -262,7 +262,7 @@ def find_edits(
     swept = [r for r in wipes(signals, shown, fps) if not any(a <= r.at(0.5) <= b for a, b in covered)]
     mixes = []
     for ramp in dissolves(signals, shown, fps):
-        if any(a <= ramp.at(0.5) <= b for a, b in covered) or any(ramp.zero_s < w.one_s and w.zero_s < ramp.one_s for w in swept):
+        if any(a <= ramp.at(0.5) <= b for a, b in covered) or any(ramp.overlaps(w) for w in swept):
             continue
         mixes.append(Transition("dissolve", timing.after_nearest(ramp.zero_s), timing.nearest(ramp.one_s), ramp.at(0.5)))
     for transition in _join_dips(mixes, signals, grid_times, step_s):

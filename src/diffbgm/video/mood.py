@@ -41,8 +41,8 @@ def mood_for_shot(stats: Mapping[str, float]) -> Mood:
     """Place a shot on the valence-arousal plane from its picture statistics.
 
     Valence grows with brightness, warmth and colour (bright, warm, vivid pictures read happier;
-    dark, cold, grey ones sadder), with a neutral band around zero (``NEUTRAL_VALENCE``); arousal grows with motion, cutting pace and colour (still,
-    uncut, muted footage reads calm). Weights are hand-set so that typical footage spans the plane;
+    dark, cold, grey ones sadder), with a neutral band around zero (``NEUTRAL_VALENCE``); arousal
+    grows with motion, cutting pace and colour (still, uncut, muted footage reads calm). Weights are hand-set so that typical footage spans the plane;
     both coordinates are clipped to [-1, 1].
 
     Parameters

@@ -55,6 +55,10 @@ class Ramp:
     def at(self, w: float) -> float:
         return self.zero_s + w * (self.one_s - self.zero_s)
 
+    def overlaps(self, other: Ramp) -> bool:
+        """Whether the two ramps share some time."""
+        return self.zero_s < other.one_s and other.zero_s < self.one_s
+
 
 class GridSignals:
     """Per analysis frame: a tiny copy of the picture and its mean luma (fed by :meth:`push`)."""

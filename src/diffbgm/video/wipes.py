@@ -13,7 +13,6 @@ found.
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
 from diffbgm.video.transitions import GridSignals, Ramp, fit_ramp, flag_runs, same_picture
@@ -37,12 +36,6 @@ _RESIDUAL = 0.15
 _MONOTONE_SLACK = 0.1
 _MAX_NONLINEARITY = 0.25
 _LONGEST_WIPE_S = 3.0
-
-
-def _small(signals: GridSignals, width: int) -> np.ndarray:
-    first = signals.small[0]
-    size = (width, max(2, round(width * first.shape[0] / first.shape[1])))
-    return np.stack([cv2.resize(x, size, interpolation=cv2.INTER_AREA) for x in signals.small]).astype(np.float32)
 
 
 def composite(frame: np.ndarray, before: np.ndarray, after: np.ndarray) -> tuple[float, float, float]:
@@ -86,12 +79,12 @@ def wipes(signals: GridSignals, shown_s: np.ndarray, fps: float) -> list[Ramp]:
     the new one (``one_s``), source times; ``at(0.5)`` is its point."""
     found: list[Ramp] = []
     for width in _WIPE_WIDTHS:
-        frames = _small(signals, width)
+        frames = signals.frames(width).reshape(len(signals.small), -1, width, 3)  # (N, H, W, RGB)
         n = len(frames)
         for i, j in flag_runs(_flags(frames)):
             ramp = _wipe(signals, frames, shown_s, max(0, i - _STEPS[0]), min(n - 1, j + _STEPS[0]), fps)
             # Two runs of flags inside one wipe widen to the same wipe; one found on finer frames stands.
-            if ramp is not None and not any(ramp.zero_s < r.one_s and r.zero_s < ramp.one_s for r in found):
+            if ramp is not None and not any(ramp.overlaps(r) for r in found):
                 found.append(ramp)
     return sorted(found, key=lambda r: r.zero_s)
 
