@@ -60,7 +60,7 @@ def render_picture(
     axes.vlines(plan.downbeats_s, 0, 1, transform=full_height, color="0.6", lw=0.6, label="bar line")
     for index, transition in enumerate(transitions or []):
         axes.axvspan(transition["start_s"], transition["end_s"], facecolor="none", edgecolor="tab:red", hatch="//",
-                     alpha=0.35, lw=0, label=None if index else "fade / dissolve")
+                     alpha=0.35, lw=0, label=None if index else "transition (fade, dissolve, wipe)")
     if len(plan.cuts_s):
         axes.vlines(plan.cuts_s, 0, 1, transform=full_height, color="tab:red", lw=1.2, linestyles="--", label="cut")
     if len(plan.accents_s):
